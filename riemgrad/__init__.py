@@ -1,0 +1,36 @@
+"""riemgrad: Riemannian geometry of optimisation, from SymPy to compiled flows.
+
+The pipeline, left to right: :mod:`riemgrad.symbolic` (exact metrics and
+curvature) -> ``riemgrad.kernels`` (generated, compiled code) ->
+``riemgrad.flows`` (gradient flow and descent) -> ``riemgrad.checks`` ->
+``riemgrad.plotting``. Importing riemgrad compiles nothing and loads neither
+Numba kernels nor matplotlib.
+
+Examples
+--------
+>>> import sympy as sp
+>>> import riemgrad as rg
+>>> mu = sp.Symbol("mu", real=True)
+>>> sigma = sp.Symbol("sigma", positive=True)
+>>> g = rg.Metric(rg.Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
+>>> g.gaussian_curvature()
+-1/2
+"""
+
+from . import errors
+from .errors import RiemgradError
+from .symbolic import Chart, ChartMap, Manifold, Metric, Tensor, euclidean_metric
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Manifold",
+    "Chart",
+    "ChartMap",
+    "Tensor",
+    "Metric",
+    "euclidean_metric",
+    "RiemgradError",
+    "errors",
+    "__version__",
+]

@@ -1,0 +1,88 @@
+"""Exceptions raised by riemgrad.
+
+Every error riemgrad raises on bad input is a :class:`RiemgradError`. Each
+subclass also inherits the builtin exception it refines, so ``except
+ValueError`` keeps working. Messages name the offending argument, say what was
+expected, show what arrived and suggest a fix.
+
+Examples
+--------
+>>> from riemgrad.errors import RiemgradError, SingularMetricError
+>>> issubclass(SingularMetricError, ValueError)
+True
+>>> try:
+...     raise SingularMetricError("`matrix` is singular everywhere")
+... except RiemgradError as err:
+...     print(err)
+`matrix` is singular everywhere
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RiemgradError",
+    "ShapeError",
+    "CoordinateError",
+    "ChartMismatchError",
+    "NonSymmetricMetricError",
+    "SingularMetricError",
+    "IndefiniteMetricError",
+    "DimensionError",
+    "IndexPositionError",
+    "InverseMapError",
+    "IntegrationError",
+    "MethodNotApplicableError",
+    "CompilationError",
+]
+
+
+class RiemgradError(Exception):
+    """Base class of every error riemgrad raises on bad input."""
+
+
+class ShapeError(RiemgradError, ValueError):
+    """An array or matrix has the wrong shape or size."""
+
+
+class CoordinateError(RiemgradError, TypeError):
+    """Coordinates are not distinct SymPy Symbols, or an unknown one was named."""
+
+
+class ChartMismatchError(RiemgradError, ValueError):
+    """Two objects live on different charts where the same chart is needed."""
+
+
+class NonSymmetricMetricError(RiemgradError, ValueError):
+    """A metric matrix is not symmetric."""
+
+
+class SingularMetricError(RiemgradError, ValueError):
+    """A metric (or a matrix that must be inverted) is singular."""
+
+
+class IndefiniteMetricError(RiemgradError, ValueError):
+    """A Riemannian metric is not positive definite."""
+
+
+class DimensionError(RiemgradError, ValueError):
+    """An operation is defined only in some dimensions (e.g. Gaussian curvature in 2-D)."""
+
+
+class IndexPositionError(RiemgradError, ValueError):
+    """An index string is malformed, or an index is in the wrong position."""
+
+
+class InverseMapError(RiemgradError, ValueError):
+    """The inverse of a chart map could not be determined uniquely."""
+
+
+class IntegrationError(RiemgradError, ValueError):
+    """SymPy could not evaluate an expectation (integral or sum) in closed form."""
+
+
+class MethodNotApplicableError(RiemgradError, ValueError):
+    """A requested method does not apply to the given input."""
+
+
+class CompilationError(RiemgradError, RuntimeError):
+    """Generated numeric code could not be compiled."""
