@@ -17,7 +17,7 @@ Examples
 -1/2
 """
 
-from . import errors
+from . import errors, spaces
 from .errors import RiemgradError
 from .symbolic import Chart, ChartMap, Manifold, Metric, Tensor, euclidean_metric
 
@@ -32,5 +32,6 @@ __all__ = [
     "euclidean_metric",
     "RiemgradError",
     "errors",
+    "spaces",
     "__version__",
 ]

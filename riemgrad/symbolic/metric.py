@@ -11,6 +11,7 @@ import sympy as sp
 
 from ..errors import (
     ChartMismatchError,
+    CoordinateError,
     DimensionError,
     IndefiniteMetricError,
     NonSymmetricMetricError,
@@ -106,10 +107,12 @@ class Metric(Tensor):
             riemannian=bool(riemannian),
             allow_singular=bool(allow_singular),
         )
-        if riemannian:
-            _check_definite(M, chart)
+        # singular first: a degenerate constant matrix is also "not positive definite", but
+        # the singular diagnosis (naming the zero-length direction) is the precise one
         if not allow_singular and self._det_elem_is_zero:
             raise SingularMetricError(self._singular_message())
+        if riemannian:
+            _check_definite(M, chart)
 
     def _new_metric(self, chart: Chart, matrix: Any) -> Metric:
         return Metric(
@@ -267,7 +270,7 @@ class Metric(Tensor):
         >>> Metric(Chart("s", (th, sp.Symbol("phi"))), sp.diag(1, sp.sin(th)**2)).volume_element()
         Abs(sin(theta))
         """
-        d = self.det
+        d = sp.factor(self.det)  # factored, so sqrt can pull out squares: r*(R + r*cos(theta))
         if not self.riemannian and d.is_negative:
             d = -d
         return sp.sqrt(d) if self.riemannian else sp.sqrt(sp.Abs(d))
@@ -326,7 +329,7 @@ class Metric(Tensor):
         """
         a, b = self._vector(u, "u", "u"), self._vector(v, "v", "u")
         n = self.dim
-        return simplify_expr(sp.Add(*[self.matrix[i, j] * a[i] * b[j] for i in range(n) for j in range(n)]))
+        return self.simplifier(sp.Add(*[self.matrix[i, j] * a[i] * b[j] for i in range(n) for j in range(n)]))
 
     def norm(self, v: Any) -> sp.Expr:
         """The length sqrt(g_ij v^i v^j) of a vector.
@@ -339,7 +342,8 @@ class Metric(Tensor):
         >>> Metric(Chart("polar", (r, phi)), sp.diag(1, r**2)).norm([0, 1])
         r
         """
-        return sp.sqrt(self.inner(v, v))
+        comps = self._vector(v, "v", "u")  # validate under the caller's name, `v`
+        return sp.sqrt(self.inner(comps, comps))
 
     def flat(self, v: Any) -> Tensor:
         """Lower a vector to a covector: (v^flat)_i = g_ij v^j.
@@ -586,7 +590,8 @@ class Metric(Tensor):
                 f"Gaussian curvature is defined for 2-dimensional metrics; this metric on chart "
                 f"{self.chart.name!r} has dimension {self.dim}. Use scalar_curvature() or riemann() instead."
             )
-        return simplify_expr(self._scalar / 2) if not self._scalar.is_number else self._scalar / 2
+        K = self._scalar / 2
+        return K if self._auto else self.simplifier(K)
 
     def geodesic_equations(self, t: sp.Symbol | str = "t") -> list[sp.Eq]:
         """The geodesic equations x''^k = -Gamma^k_ij x'^i x'^j.
@@ -612,6 +617,11 @@ class Metric(Tensor):
         Eq(Derivative(r(t), (t, 2)), r(t)*Derivative(phi(t), t)**2)
         """
         t = sp.Symbol(t) if isinstance(t, str) else t
+        if t in self.chart.coords or any(t.name == c.name for c in self.chart.coords):
+            raise CoordinateError(
+                f"`t` = {t} is also a coordinate of chart {self.chart.name!r} {self.chart.coords}; "
+                "pass another name for the curve parameter, e.g. geodesic_equations('s')."
+            )
         n = self.dim
         xs = [sp.Function(c.name)(t) for c in self.chart.coords]
         sub = dict(zip(self.chart.coords, xs))

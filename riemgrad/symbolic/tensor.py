@@ -35,11 +35,21 @@ def _elements(arr: sp.ImmutableDenseNDimArray) -> list[sp.Expr]:
     return list(sp.flatten(arr.tolist())) if arr.rank() > 1 else list(arr)
 
 
+def _sympify_leaves(obj: Any) -> Any:
+    if isinstance(obj, (list, tuple)):
+        return [_sympify_leaves(o) for o in obj]
+    if isinstance(obj, str):
+        return as_expr(obj, "components")
+    return obj
+
+
 def _as_array(components: Any, dim: int, rank: int) -> sp.ImmutableDenseNDimArray:
     if rank == 0:
         return sp.ImmutableDenseNDimArray([as_expr(components, "components")], ())
     if isinstance(components, sp.MatrixBase) and rank == 1:
         components = list(components)
+    # strings are iterable: sympify leaves first, or SymPy's shape scan recurses forever
+    components = _sympify_leaves(components)
     try:
         arr = sp.ImmutableDenseNDimArray(components)
     except (ValueError, TypeError, sp.SympifyError) as exc:
@@ -340,8 +350,10 @@ class Tensor(Frozen):
                 )
             Jinv = sp.ImmutableMatrix(J.inv().applyfunc(simp))
         sub = dict(zip(chart_map.target.coords, chart_map.forward))
+        if self.rank == 0:
+            return Tensor(chart_map.source, simp(self.components[()].xreplace(sub)), "")
         # substitute simultaneously (charts may share symbols)
-        comps = self.components.applyfunc(lambda e: e.xreplace(sub)) if self.rank else None
+        comps = self.components.applyfunc(lambda e: e.xreplace(sub))
         m, n = chart_map.source.dim, chart_map.target.dim
         out = []
         for idx in itertools.product(range(m), repeat=self.rank):
@@ -357,8 +369,6 @@ class Tensor(Frozen):
                         break
                 acc += f * c
             out.append(simp(acc))
-        if self.rank == 0:
-            return Tensor(chart_map.source, simp(self.components[()].xreplace(sub)), "")
         return Tensor(chart_map.source, sp.ImmutableDenseNDimArray(out, (m,) * self.rank), self.indices)
 
     def in_chart(self, chart_map: ChartMap, simplifier: Any = "auto") -> Tensor:
