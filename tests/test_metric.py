@@ -643,3 +643,13 @@ def test_inverse_non_diagonal():
     h = Metric(CART, [[1 + X**2, X], [X, 1]])
     assert h.det == 1
     assert h.inverse_matrix == sp.Matrix([[1, -X], [-X, 1 + X**2]])
+
+
+def test_symbolic_metric_with_negative_determinant_is_indefinite():
+    # det = 1 - (2 + x)^2 < 0 for every x > 0, though both diagonal entries are positive
+    x = sp.Symbol("x", positive=True)
+    y = sp.Symbol("y", real=True)
+    with pytest.raises(IndefiniteMetricError, match="determinant"):
+        Metric(Chart("c", (x, y)), [[1, 2 + x], [2 + x, 1]])
+    # the sign is undecidable for [[1, x], [x, 1]] (positive only for x < 1): accepted
+    assert Metric(Chart("c", (x, y)), [[1, x], [x, 1]]).det == 1 - x**2

@@ -113,6 +113,12 @@ class Metric(Tensor):
             raise SingularMetricError(self._singular_message())
         if riemannian:
             _check_definite(M, chart)
+            if M.free_symbols and not self.allow_singular and self.det.is_positive is False:
+                raise IndefiniteMetricError(
+                    f"`matrix` must be positive definite for a Riemannian metric on chart {chart.name!r}; "
+                    f"its determinant {self.det} is not positive on the chart's domain {chart.domain}. "
+                    "Fix the entries or the coordinates' assumptions, or pass riemannian=False."
+                )
 
     def _new_metric(self, chart: Chart, matrix: Any) -> Metric:
         return Metric(
