@@ -152,21 +152,7 @@ class Metric(Tensor):
                 d = alg.finish(d * self._G[i][i])
             return d
         if isinstance(alg, FieldAlgebra):
-            A = [row[:] for row in self._G]
-            det = alg.one
-            for c in range(n):
-                p = next((r for r in range(c, n) if A[r][c]), None)
-                if p is None:
-                    return alg.zero
-                if p != c:
-                    A[c], A[p] = A[p], A[c]
-                    det = -det
-                det = det * A[c][c]
-                for r in range(c + 1, n):
-                    if A[r][c]:
-                        f = A[r][c] / A[c][c]
-                        A[r] = [A[r][k] - f * A[c][k] for k in range(n)]
-            return det
+            return alg.det(self._G)
         return alg.finish(self.matrix.det(method="berkowitz"))
 
     @cached_property
@@ -178,34 +164,33 @@ class Metric(Tensor):
             return simplify_expr(d) == 0
         return False
 
-    def _singular_message(self) -> str:
+    def _singular_message(self, inverting: bool = False) -> str:
         null = sp.Matrix(self.matrix).nullspace(simplify=True)
         hint = f"; the direction {tuple(null[0])} has zero length" if null else ""
+        what = "cannot invert the metric: it" if inverting else "`matrix`"
+        fix = (
+            "it was built with allow_singular=True, so only quantities that need no inverse are available"
+            if inverting
+            else "pass allow_singular=True to keep the degenerate form"
+        )
         return (
-            f"`matrix` is singular everywhere on chart {self.chart.name!r} {self.chart.coords}: "
+            f"{what} is singular everywhere on chart {self.chart.name!r} {self.chart.coords}: "
             f"det g = 0 identically{hint}. The coordinates are redundant (over-parameterized); "
-            "drop one (e.g. fix a reference class) or pass allow_singular=True to keep the degenerate form."
+            f"drop one (e.g. fix a reference class), or {fix}."
         )
 
     @cached_property
     def _Ginv(self) -> list[list[Any]]:
         alg, n = self._alg, self.dim
         if self._det_elem_is_zero:
-            raise SingularMetricError(self._singular_message().replace("allow_singular=True to keep", "a metric"))
+            raise SingularMetricError(self._singular_message(inverting=True))
         if self._is_diagonal:
             return [[(alg.finish(alg.one / self._G[i][i]) if i == j else alg.zero) for j in range(n)] for i in range(n)]
         if isinstance(alg, FieldAlgebra):
-            A = [row[:] + [alg.one if i == j else alg.zero for j in range(n)] for i, row in enumerate(self._G)]
-            for c in range(n):
-                p = next(r for r in range(c, n) if A[r][c])
-                A[c], A[p] = A[p], A[c]
-                piv = A[c][c]
-                A[c] = [a / piv for a in A[c]]
-                for r in range(n):
-                    if r != c and A[r][c]:
-                        f = A[r][c]
-                        A[r] = [A[r][k] - f * A[c][k] for k in range(2 * n)]
-            return [row[n:] for row in A]
+            inv = alg.inverse(self._G)
+            if inv is None:
+                raise SingularMetricError(self._singular_message(inverting=True))
+            return inv
         inv = sp.Matrix(self.matrix).inv(method="LU")
         return [[alg.finish(inv[i, j]) for j in range(n)] for i in range(n)]
 
@@ -233,7 +218,7 @@ class Metric(Tensor):
         >>> Metric(Chart("c", (x, y)), [[2, 1], [1, 1]]).inverse.components
         [[1, -1], [-1, 2]]
         """
-        return Tensor(self.chart, self._to_expr_array(lambda i, j: self._Ginv[i][j], 2), "uu")
+        return Tensor._trusted(self.chart, self._to_expr_array(lambda i, j: self._Ginv[i][j], 2), "uu")
 
     @cached_property
     def inverse_matrix(self) -> sp.ImmutableMatrix:
@@ -420,12 +405,12 @@ class Metric(Tensor):
         for k in range(n):
             for i in range(n):
                 for j in range(i, n):
-                    acc = alg.zero
-                    for l in range(n):
-                        if alg.is_zero(Ginv[k][l]) or alg.is_zero(first[l, i, j]):
-                            continue
-                        acc = acc + Ginv[k][l] * first[l, i, j]
-                    acc = alg.finish(acc)
+                    terms = [
+                        Ginv[k][l] * first[l, i, j]
+                        for l in range(n)
+                        if not (alg.is_zero(Ginv[k][l]) or alg.is_zero(first[l, i, j]))
+                    ]
+                    acc = alg.finish(alg.sum(terms))
                     out[k][i][j] = out[k][j][i] = acc
         return out
 
@@ -452,7 +437,7 @@ class Metric(Tensor):
     @cached_property
     def _christoffel_tensor(self) -> Tensor:
         g = self._gamma
-        return Tensor(self.chart, self._to_expr_array(lambda k, i, j: g[k][i][j], 3), "ull")
+        return Tensor._trusted(self.chart, self._to_expr_array(lambda k, i, j: g[k][i][j], 3), "ull")
 
     @cached_property
     def _dgamma(self) -> dict[tuple[int, int, int, int], Any]:
@@ -476,13 +461,13 @@ class Metric(Tensor):
         for a, b in itertools.product(range(n), repeat=2):
             for c in range(n):
                 for d in range(c + 1, n):
-                    acc = self._d_gamma(c, a, d, b) - self._d_gamma(d, a, c, b)
+                    terms = [self._d_gamma(c, a, d, b), -self._d_gamma(d, a, c, b)]
                     for e in range(n):
                         if not alg.is_zero(G[a][c][e]) and not alg.is_zero(G[e][d][b]):
-                            acc = acc + G[a][c][e] * G[e][d][b]
+                            terms.append(G[a][c][e] * G[e][d][b])
                         if not alg.is_zero(G[a][d][e]) and not alg.is_zero(G[e][c][b]):
-                            acc = acc - G[a][d][e] * G[e][c][b]
-                    out[a, b, c, d] = alg.finish(acc)
+                            terms.append(-(G[a][d][e] * G[e][c][b]))
+                    out[a, b, c, d] = alg.finish(alg.sum(terms))
         return out
 
     def _riemann_at(self, a: int, b: int, c: int, d: int) -> Any:
@@ -514,7 +499,7 @@ class Metric(Tensor):
 
     @cached_property
     def _riemann_tensor(self) -> Tensor:
-        return Tensor(self.chart, self._to_expr_array(self._riemann_at, 4), "ulll")
+        return Tensor._trusted(self.chart, self._to_expr_array(self._riemann_at, 4), "ulll")
 
     @cached_property
     def _ricci(self) -> list[list[Any]]:
@@ -523,15 +508,15 @@ class Metric(Tensor):
         out = [[alg.zero] * n for _ in range(n)]
         for b in range(n):
             for d in range(b, n):
-                acc = alg.zero
+                terms = []
                 for a in range(n):
-                    acc = acc + self._d_gamma(a, a, d, b) - self._d_gamma(d, a, a, b)
+                    terms += [self._d_gamma(a, a, d, b), -self._d_gamma(d, a, a, b)]
                     for e in range(n):
                         if not alg.is_zero(G[a][a][e]) and not alg.is_zero(G[e][d][b]):
-                            acc = acc + G[a][a][e] * G[e][d][b]
+                            terms.append(G[a][a][e] * G[e][d][b])
                         if not alg.is_zero(G[a][d][e]) and not alg.is_zero(G[e][a][b]):
-                            acc = acc - G[a][d][e] * G[e][a][b]
-                out[b][d] = out[d][b] = alg.finish(acc)
+                            terms.append(-(G[a][d][e] * G[e][a][b]))
+                out[b][d] = out[d][b] = alg.finish(alg.sum(terms))
         return out
 
     def ricci(self) -> Tensor:
@@ -549,17 +534,18 @@ class Metric(Tensor):
 
     @cached_property
     def _ricci_tensor(self) -> Tensor:
-        return Tensor(self.chart, self._to_expr_array(lambda b, d: self._ricci[b][d], 2), "ll")
+        return Tensor._trusted(self.chart, self._to_expr_array(lambda b, d: self._ricci[b][d], 2), "ll")
 
     @cached_property
     def _scalar(self) -> sp.Expr:
         alg, n = self._alg, self.dim
-        acc = alg.zero
-        for b in range(n):
-            for d in range(n):
-                if not alg.is_zero(self._Ginv[b][d]) and not alg.is_zero(self._ricci[b][d]):
-                    acc = acc + self._Ginv[b][d] * self._ricci[b][d]
-        return alg.to_expr(alg.finish(acc))
+        terms = [
+            self._Ginv[b][d] * self._ricci[b][d]
+            for b in range(n)
+            for d in range(n)
+            if not alg.is_zero(self._Ginv[b][d]) and not alg.is_zero(self._ricci[b][d])
+        ]
+        return alg.to_expr(alg.finish(alg.sum(terms)))
 
     def scalar_curvature(self) -> sp.Expr:
         """The Ricci scalar R = g^bd Ric_bd (the unit 2-sphere has R = 2).

@@ -106,6 +106,13 @@ class Tensor(Frozen):
         arr = _as_array(components, chart.dim, len(indices))
         self._set(chart=chart, indices=indices, components=arr)
 
+    @classmethod
+    def _trusted(cls, chart: Chart, arr: sp.ImmutableDenseNDimArray, indices: str) -> Tensor:
+        """Build from an array the library made itself (right shape, SymPy entries): no re-validation."""
+        t = object.__new__(Tensor)
+        t._set(chart=chart, indices=indices, components=arr)
+        return t
+
     # ------------------------------------------------------------------ basics
     @property
     def rank(self) -> int:
