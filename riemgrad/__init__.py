@@ -17,9 +17,23 @@ Examples
 -1/2
 """
 
-from . import errors, spaces
+from . import errors, families, spaces
 from .errors import RiemgradError
-from .symbolic import Chart, ChartMap, Manifold, Metric, Tensor, euclidean_metric
+from .symbolic import (
+    Chart,
+    ChartMap,
+    Manifold,
+    Metric,
+    ParametricFamily,
+    Tensor,
+    euclidean_metric,
+    fisher_metric,
+    function_space_metric,
+    gauss_newton_metric,
+    hessian_metric,
+    induced_metric,
+    kl_divergence,
+)
 
 __version__ = "0.1.0"
 
@@ -30,6 +44,14 @@ __all__ = [
     "Tensor",
     "Metric",
     "euclidean_metric",
+    "ParametricFamily",
+    "fisher_metric",
+    "kl_divergence",
+    "hessian_metric",
+    "gauss_newton_metric",
+    "induced_metric",
+    "function_space_metric",
+    "families",
     "RiemgradError",
     "errors",
     "spaces",
