@@ -10,6 +10,11 @@ Examples
 >>> main(["--version"])  # doctest: +ELLIPSIS
 riemgrad ...
 0
+>>> main(["fisher", "poisson", "--chart", "log_rate"])
+Fisher metric of poisson in the chart 'log_rate' (log_rate):
+[ log_rate]
+[e        ]
+0
 """
 
 from __future__ import annotations
@@ -40,7 +45,70 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--quick", action="store_true", help="a smaller run (fewer starting points)")
     d.add_argument("--figure", default="riemgrad-demo.png", help="where to write the figure (default: %(default)s)")
     d.add_argument("--no-figure", action="store_true", help="do not write a figure")
+    f = sub.add_parser("fisher", help="print the Fisher metric of a catalogue family in one of its charts")
+    f.add_argument("family", nargs="?", help="a family of riemgrad.families, e.g. normal, poisson, gamma")
+    f.add_argument("--chart", help="the chart (default: the family's base chart)")
+    f.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a family option, e.g. k=4 for categorical, d=2 for multivariate_normal (repeatable)")
+    f.add_argument("--latex", action="store_true", help="print LaTeX instead of pretty text")
+    f.add_argument("--curvature", action="store_true", help="also print the scalar curvature")
+    f.add_argument("--list", action="store_true", help="list the families and their charts")
     return p
+
+
+def _parse_options(items: Sequence[str]) -> dict[str, object]:
+    import sympy as sp
+
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--option must look like NAME=VALUE (e.g. k=4); got {item!r}")
+        try:
+            out[name] = int(value)
+        except ValueError:
+            out[name] = sp.sympify(value)
+    return out
+
+
+def _fisher(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import sympy as sp
+
+    from . import families
+    from .symbolic import fisher_metric
+
+    if args.list:
+        for a in families.catalogue():
+            print(f"{a.name:<20} charts: {', '.join(a.chart_names)}")
+        return 0
+    if not args.family:
+        parser.error("give a FAMILY (see 'riemgrad fisher --list')")
+    known = {a.name.split("(")[0] for a in families.catalogue()}
+    name = args.family
+    options = _parse_options(args.option)
+    if name == "normal_known_mean":
+        name, options = "normal", {**options, "known_mean": True}
+    if name not in known:
+        parser.error(f"unknown family {args.family!r}; expected one of {', '.join(sorted(known))}")
+    try:
+        atlas = families.atlas(name, **options)
+    except TypeError as exc:
+        parser.error(f"bad --option for {name!r}: {exc}")
+    chart = args.chart or atlas.chart_names[0]
+    if chart not in atlas.chart_names:
+        parser.error(f"family {name!r} has no chart {chart!r}; its charts are {', '.join(atlas.chart_names)}")
+    g = fisher_metric(atlas[chart])
+    coords = ", ".join(c.name for c in g.chart.coords)
+    if args.latex:
+        print(sp.latex(g.matrix))
+        if args.curvature:
+            print(sp.latex(g.scalar_curvature()))
+        return 0
+    print(f"Fisher metric of {atlas.name} in the chart {chart!r} ({coords}):")
+    print(sp.pretty(g.matrix, use_unicode=False))
+    if args.curvature:
+        print(f"scalar curvature: {g.scalar_curvature()}")
+    return 0
 
 
 def _section(title: str) -> None:
@@ -107,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
-    except RiemgradError as exc:
+        if args.command == "fisher":
+            return _fisher(args, parser._subparsers._group_actions[0].choices["fisher"])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except (RiemgradError, ValueError) as exc:
         print(f"riemgrad: error: {exc}", file=sys.stderr)
         return 1
     return 0  # pragma: no cover

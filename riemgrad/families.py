@@ -636,7 +636,7 @@ def bernoulli(param: str = "p") -> ParametricFamily:
     --------
     >>> from riemgrad import families, fisher_metric
     >>> fisher_metric(families.bernoulli("logit")).matrix
-    Matrix([[exp(logit)/(exp(2*logit) + 2*exp(logit) + 1)]])
+    Matrix([[exp(logit)/(exp(logit) + 1)**2]])
     """
     return _pick("bernoulli", param)
 

@@ -91,8 +91,10 @@ def simplify_expr(e: Any) -> sp.Expr:
         t = sp.trigsimp(r)
         if sp.count_ops(t) < sp.count_ops(r):
             r = t
-    r = sp.factor_terms(r)
-    return r
+    num, den = sp.fraction(r)
+    if isinstance(den, sp.Add):  # keep denominators factored: 1/(x + 1)**2, not 1/(x**2 + 2*x + 1)
+        den = sp.factor(den)
+    return sp.factor_terms(num / den)
 
 
 def resolve_simplifier(simplifier: Any) -> Simplifier:
