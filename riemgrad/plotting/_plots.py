@@ -106,7 +106,7 @@ def plot_trajectories(
     for b in pick:
         ax.plot(xs[:, b, 0], xs[:, b, 1], **style)
     ax.plot(xs[0, pick, 0], xs[0, pick, 1], "o", ms=2.5, color="k", label="start")
-    chart = chart_map.target if chart_map is not None else getattr(getattr(result, "field", None), "chart", None)
+    chart = chart_map.target if chart_map is not None else getattr(result, "chart", None)
     if labels is None and chart is not None:
         labels = tuple(c.name for c in chart.coords)
     if labels:
@@ -288,10 +288,11 @@ def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None
     Parameters
     ----------
     report : InvarianceReport or array_like
-        Anything with ``errors`` of shape ``(n_t,)`` (and optionally ``ts``),
-        or the errors themselves.
+        Anything with ``errors`` of shape ``(n_t,)`` (and optionally
+        ``times``, as an :class:`~riemgrad.checks.InvarianceReport` has), or the
+        errors themselves.
     ts : array_like, optional
-        The times; taken from ``report.ts`` when omitted.
+        The times; taken from ``report.times`` when omitted.
     ax : matplotlib Axes, optional
     label : str, optional
         Legend label.
@@ -310,7 +311,7 @@ def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None
     """
     errors = np.asarray(getattr(report, "errors", report), dtype=float)
     if ts is None:
-        ts = getattr(report, "ts", None)
+        ts = getattr(report, "times", getattr(report, "ts", None))
     ts = np.arange(errors.shape[0]) if ts is None else np.asarray(ts, dtype=float)
     if ts.shape != errors.shape:
         raise ShapeError(f"`ts` has shape {ts.shape} but the errors have shape {errors.shape}.")
