@@ -17,8 +17,11 @@ Examples
 -1/2
 """
 
-from . import errors, families, spaces
+from . import errors, families, preconditioners, spaces
+from .checks import check_invariance, compare_closed_form
 from .errors import RiemgradError
+from .flows import DescentResult, FlowResult, Status, descend, solve_flow
+from .kernels import FlowField, compile_flow
 from .symbolic import (
     Chart,
     ChartMap,
@@ -44,6 +47,16 @@ __all__ = [
     "Tensor",
     "Metric",
     "euclidean_metric",
+    "compile_flow",
+    "FlowField",
+    "solve_flow",
+    "descend",
+    "FlowResult",
+    "DescentResult",
+    "Status",
+    "check_invariance",
+    "compare_closed_form",
+    "preconditioners",
     "ParametricFamily",
     "fisher_metric",
     "kl_divergence",

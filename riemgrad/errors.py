@@ -33,6 +33,8 @@ __all__ = [
     "IntegrationError",
     "MethodNotApplicableError",
     "CompilationError",
+    "SolverSettingsError",
+    "ArgumentTypeError",
 ]
 
 
@@ -86,3 +88,11 @@ class MethodNotApplicableError(RiemgradError, ValueError):
 
 class CompilationError(RiemgradError, RuntimeError):
     """Generated numeric code could not be compiled."""
+
+
+class SolverSettingsError(RiemgradError, ValueError):
+    """A setting of a flow, descent or check is invalid (t_span, stepper, dt, saveat, lr, tolerances...)."""
+
+
+class ArgumentTypeError(RiemgradError, TypeError):
+    """An argument is not the kind of object expected (e.g. not a FlowField or a Preconditioner)."""

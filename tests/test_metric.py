@@ -109,11 +109,12 @@ def test_singular_allowed_then_inverse_raises():
 @pytest.mark.parametrize(
     "matrix, match",
     [
-        ([[1, 2], [2, 1]], r"must be positive definite.*eigenvalues are \[-1\.0, 3\.0\]"),
-        ([[-1, 0], [0, 1]], r"must be positive definite.*eigenvalues"),
+        ([[1, 2], [2, 1]], r"must be positive definite.*leading 2 x 2 block.*pivot -3"),
+        ([[-1, 0], [0, 1]], r"must be positive definite.*leading 1 x 1 block.*pivot -1"),
+        ([[1.0, 2.0], [2.0, 1.0]], r"must be positive definite.*eigenvalues are \[-1\.0, 3\.0\]"),
         (sp.diag(-(X**2) - 1, 1), r"the diagonal entry \(0, 0\) = -x\*\*2 - 1 is not positive"),
     ],
-    ids=["constant-indefinite", "constant-lorentzian", "negative-diagonal"],
+    ids=["constant-indefinite", "constant-lorentzian", "float-indefinite", "negative-diagonal"],
 )
 def test_indefinite(matrix, match):
     with pytest.raises(IndefiniteMetricError, match=match):
@@ -653,3 +654,19 @@ def test_symbolic_metric_with_negative_determinant_is_indefinite():
         Metric(Chart("c", (x, y)), [[1, 2 + x], [2 + x, 1]])
     # the sign is undecidable for [[1, x], [x, 1]] (positive only for x < 1): accepted
     assert Metric(Chart("c", (x, y)), [[1, x], [x, 1]]).det == 1 - x**2
+
+
+def test_ill_conditioned_rational_gram_matrix_is_positive_definite():
+    # the 20 x 20 Hilbert matrix (condition ~ 1e28) is the Gram matrix of independent monomials on
+    # [0, 1], hence positive definite; float eigenvalues cannot tell, the exact pivots can
+    n = 20
+    H = sp.Matrix(n, n, lambda i, j: sp.Rational(1, i + j + 1))
+    g = Metric(Chart("h", sp.symbols(f"a0:{n}", real=True)), H)
+    assert g.riemannian
+    # and a tiny exact perturbation that breaks definiteness is caught
+    # (the last pivot is det H_n / det H_{n-1}; removing twice that from the corner makes det < 0)
+    last_pivot = H.det(method="bareiss") / H[: n - 1, : n - 1].det(method="bareiss")
+    H2 = H.copy()
+    H2[n - 1, n - 1] = H[n - 1, n - 1] - 2 * last_pivot
+    with pytest.raises(IndefiniteMetricError, match="leading 20 x 20 block"):
+        Metric(Chart("h", sp.symbols(f"a0:{n}", real=True)), H2)

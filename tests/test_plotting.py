@@ -109,3 +109,11 @@ def test_invariance_plot():
     assert ax.lines[0].get_ydata()[0] > 0  # zeros are floored for the log scale
     with pytest.raises(ShapeError, match="shape"):
         plot_invariance(rep.errors, ts=np.zeros(2))
+
+
+def test_loss_plot_subtracts_a_baseline():
+    ts = np.linspace(0, 1, 5)
+    res = SimpleNamespace(ts=ts, losses=3.0 + np.exp(-4 * ts))
+    ax = plot_loss(res, baseline=3.0)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), np.exp(-4 * ts))
+    assert ax.get_ylabel() == "loss - baseline"

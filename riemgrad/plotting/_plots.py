@@ -101,7 +101,13 @@ def plot_trajectories(
         pts = np.stack([X.ravel(), Y.ravel()], axis=-1)
         with np.errstate(all="ignore"):
             Z = np.asarray(loss(pts), dtype=float).reshape(X.shape)
-        ax.contour(X, Y, np.where(np.isfinite(Z), Z, np.nan), levels=levels, cmap="Greys", linewidths=0.6)
+        finite_z = Z[np.isfinite(Z)]
+        if finite_z.size:
+            # levels at quantiles of the loss over the box: a loss that blows up at the domain's
+            # edge (sigma -> 0) would otherwise squeeze every contour against it
+            lv = np.unique(np.quantile(finite_z, np.linspace(0.01, 0.95, levels)))
+            if lv.size >= 2:
+                ax.contour(X, Y, np.where(np.isfinite(Z), Z, np.nan), levels=lv, cmap="Greys", linewidths=0.6)
     style = {"lw": 0.9, "alpha": 0.8} | line_kwargs
     for b in pick:
         ax.plot(xs[:, b, 0], xs[:, b, 1], **style)
@@ -219,6 +225,7 @@ def plot_loss(
     result: Any,
     *,
     reference: Callable[[np.ndarray], np.ndarray] | np.ndarray | None = None,
+    baseline: float | np.ndarray = 0.0,
     ax: Any = None,
     max_lines: int = 50,
     **line_kwargs: Any,
@@ -233,6 +240,10 @@ def plot_loss(
     reference : callable or array_like, optional
         The expected loss: a function of the times, or values at them,
         shape ``(n_t,)`` or ``(n_t, batch)``; drawn dashed.
+    baseline : float or array_like, optional
+        Subtracted from the losses before plotting (e.g. the minimum, to show
+        the excess loss ``L - L_min`` on the log scale); the reference is
+        taken to be an excess already.
     ax : matplotlib Axes, optional
     max_lines : int
         At most this many trajectories are drawn.
@@ -257,7 +268,7 @@ def plot_loss(
     if ts is None:
         ts, xlabel = getattr(result, "ks"), "step"
     ts = np.asarray(ts, dtype=float)
-    L = np.asarray(result.losses, dtype=float)
+    L = np.asarray(result.losses, dtype=float) - np.asarray(baseline, dtype=float)
     if L.ndim == 1:
         L = L[:, None]
     if L.shape[0] != ts.shape[0]:
@@ -278,7 +289,7 @@ def plot_loss(
         ax.legend()
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("loss")
+    ax.set_ylabel("loss" if np.all(np.asarray(baseline) == 0) else "loss - baseline")
     return ax
 
 

@@ -735,8 +735,44 @@ def _check_symmetric(M: sp.ImmutableMatrix) -> None:
                 )
 
 
+def _rational_pivots(M: sp.ImmutableMatrix) -> list[sp.Rational] | None:
+    """Pivots of Gaussian elimination without pivoting, in exact rational arithmetic.
+
+    A symmetric matrix is positive definite iff every pivot is > 0 (Sylvester). Exact, so
+    Hilbert-like Gram matrices (condition number 1e18 and more) are judged correctly.
+    Returns None if an entry is not rational.
+    """
+    if not all(e.is_Rational for e in M):
+        return None
+    from sympy.polys.matrices import DomainMatrix
+
+    A = DomainMatrix.from_Matrix(sp.Matrix(M)).convert_to(sp.QQ).to_dense().rep.to_ddm()
+    n = len(A)
+    pivots = []
+    for c in range(n):
+        p = A[c][c]
+        pivots.append(sp.QQ.to_sympy(p))
+        if p <= 0:
+            return pivots
+        for r in range(c + 1, n):
+            f = A[r][c] / p
+            if f:
+                A[r] = [A[r][k] - f * A[c][k] for k in range(n)]
+    return pivots
+
+
 def _check_definite(M: sp.ImmutableMatrix, chart: Chart) -> None:
     if not M.free_symbols:
+        pivots = _rational_pivots(M)
+        if pivots is not None:
+            if min(pivots) > 0:
+                return
+            bad = next(i for i, p in enumerate(pivots) if p <= 0)
+            raise IndefiniteMetricError(
+                f"`matrix` must be positive definite for a Riemannian metric on chart {chart.name!r}; "
+                f"its leading {bad + 1} x {bad + 1} block is not (exact elimination pivot {pivots[bad]}). "
+                "Fix the entries, or pass riemannian=False for a pseudo-Riemannian metric."
+            )
         vals = np.linalg.eigvalsh(np.array(M.evalf(), dtype=float))
         if vals.min() <= 0:
             raise IndefiniteMetricError(

@@ -1,0 +1,167 @@
+"""Outcomes of flows and descent: a status per starting point, and the result records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..symbolic import Chart
+
+__all__ = ["Status", "FlowResult", "DescentResult"]
+
+_MESSAGES = {
+    0: "The trajectory reached the end.",
+    1: "The trajectory left the chart's domain (e.g. sigma <= 0). Use a smaller step `dt` or `lr`, "
+    "an adaptive stepper, or a chart whose domain is all of R^n (e.g. log_sigma).",
+    2: "The state or velocity became non-finite (inf or NaN). Use a smaller step `dt` or `lr`, or check "
+    "the loss near the starting point.",
+    3: "The metric is singular (not numerically positive definite) at the last valid point. "
+    "The flow is undefined there; start elsewhere or regularize the metric.",
+    4: "The maximum number of solver steps was reached. Try increasing `max_steps`.",
+    5: "The adaptive step size fell below its minimum (the field is too stiff or ill-defined here). "
+    "Loosen `rtol`/`atol` or use a fixed-step stepper.",
+}
+
+
+class Status(enum.IntEnum):
+    """What became of one starting point; each member's :attr:`message` says what to do.
+
+    Results hold statuses as an integer array, so comparisons such as
+    ``result.status == Status.LEFT_DOMAIN`` work element-wise.
+
+    Examples
+    --------
+    >>> from riemgrad import Status
+    >>> Status(1).name
+    'LEFT_DOMAIN'
+    >>> Status.MAX_STEPS.message
+    'The maximum number of solver steps was reached. Try increasing `max_steps`.'
+    """
+
+    SUCCESS = 0
+    LEFT_DOMAIN = 1
+    NONFINITE = 2
+    SINGULAR_METRIC = 3
+    MAX_STEPS = 4
+    STEP_SIZE_TOO_SMALL = 5
+
+    @property
+    def message(self) -> str:
+        """The user-facing explanation and fix."""
+        return _MESSAGES[int(self)]
+
+
+def _summary(status: np.ndarray) -> dict[str, int]:
+    codes, counts = np.unique(np.asarray(status).reshape(-1), return_counts=True)
+    return {Status(int(c)).name: int(n) for c, n in zip(codes, counts)}
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """A solved gradient flow, time-first.
+
+    Attributes
+    ----------
+    ts : numpy.ndarray, shape (n_t,)
+        The recorded times.
+    xs : numpy.ndarray, shape (n_t,) + x0.shape
+        The states at ``ts``; NaN after a trajectory failed.
+    losses : numpy.ndarray, shape (n_t,) + batch shape
+        The loss at each recorded state.
+    status : numpy.ndarray of int, batch shape
+        One :class:`Status` code per starting point.
+    t_final : numpy.ndarray, batch shape
+        The time of each trajectory's last valid state (``t_span[1]`` on success).
+    n_steps : numpy.ndarray of int, batch shape
+        Steps taken per trajectory (accepted and rejected for adaptive steppers).
+    chart : Chart
+        The chart of ``xs``.
+    stepper : str
+        The stepper used.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from riemgrad import Chart, compile_flow, euclidean_metric, solve_flow
+    >>> x = sp.Symbol("x", real=True)
+    >>> field = compile_flow(euclidean_metric(Chart("line", (x,))), x**2 / 2)
+    >>> res = solve_flow(field, [1.0], (0.0, 1.0), dt=0.01)
+    >>> res.xs.shape, res.status.tolist(), res.succeeded
+    ((2, 1), 0, True)
+    """
+
+    ts: np.ndarray
+    xs: np.ndarray
+    losses: np.ndarray
+    status: np.ndarray
+    t_final: np.ndarray
+    n_steps: np.ndarray
+    chart: Chart
+    stepper: str
+
+    @property
+    def succeeded(self) -> Any:
+        """True where the status is SUCCESS (a bool, or a bool array for a batch)."""
+        ok = np.asarray(self.status) == Status.SUCCESS
+        return bool(ok) if ok.ndim == 0 else ok
+
+    def summary(self) -> dict[str, int]:
+        """How many starting points ended in each status, e.g. ``{'SUCCESS': 99, 'LEFT_DOMAIN': 1}``."""
+        return _summary(self.status)
+
+    @property
+    def messages(self) -> list[str]:
+        """The distinct messages of the statuses that occurred."""
+        return [Status[name].message for name in self.summary()]
+
+
+@dataclass(frozen=True)
+class DescentResult:
+    """A run of (preconditioned) gradient descent, step-index-first.
+
+    Attributes
+    ----------
+    ks : numpy.ndarray of int, shape (n_k,)
+        The recorded step indices (0 is the start).
+    xs : numpy.ndarray, shape (n_k,) + x0.shape
+        The iterates at ``ks``; NaN after a trajectory failed.
+    losses : numpy.ndarray, shape (n_k,) + batch shape
+    status : numpy.ndarray of int, batch shape
+        One :class:`Status` code per starting point.
+    k_final : numpy.ndarray of int, batch shape
+        The index of each trajectory's last valid iterate.
+    chart : Chart
+    preconditioner : str
+        The name of the preconditioner used.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from riemgrad import Chart, compile_flow, descend, euclidean_metric
+    >>> x = sp.Symbol("x", real=True)
+    >>> field = compile_flow(euclidean_metric(Chart("line", (x,))), x**2 / 2)
+    >>> res = descend(field, [[1.0], [2.0]], lr=0.5, steps=3)
+    >>> res.ks.tolist(), res.xs[-1].ravel().tolist()
+    ([0, 3], [0.125, 0.25])
+    """
+
+    ks: np.ndarray
+    xs: np.ndarray
+    losses: np.ndarray
+    status: np.ndarray
+    k_final: np.ndarray
+    chart: Chart
+    preconditioner: str
+
+    @property
+    def succeeded(self) -> Any:
+        """True where the status is SUCCESS (a bool, or a bool array for a batch)."""
+        ok = np.asarray(self.status) == Status.SUCCESS
+        return bool(ok) if ok.ndim == 0 else ok
+
+    def summary(self) -> dict[str, int]:
+        """How many starting points ended in each status."""
+        return _summary(self.status)

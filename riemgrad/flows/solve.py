@@ -1,0 +1,468 @@
+"""Batched integration of gradient flows and runs of preconditioned descent."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArgumentTypeError, SolverSettingsError
+from ..kernels import FlowField
+from ..kernels._template import DESCENT_KINDS
+from ..kernels.field import SCALAR_MAX_DIM
+from ..preconditioners import Preconditioner, natural
+from .results import DescentResult, FlowResult, Status
+
+__all__ = ["solve_flow", "descend", "STEPPERS"]
+
+#: Fixed-step steppers and their order; "dopri5" is the adaptive Dormand-Prince 5(4) pair.
+STEPPERS = {"euler": 1, "heun": 2, "rk4": 4, "dopri5": 5}
+
+#: Trajectories per chunk: the inner, vectorized loop.
+CHUNK = 512
+#: Batches at least this large run in parallel over chunks.
+PARALLEL_MIN_BATCH = 256
+#: Batches at most this large run one trajectory at a time with the state in registers.
+SCALAR_MAX_BATCH = 8
+
+
+def _check_field(field: Any) -> None:
+    if not isinstance(field, FlowField):
+        raise ArgumentTypeError(
+            f"`field` must be a FlowField from riemgrad.compile_flow; got {type(field).__name__}. "
+            "Build one with compile_flow(metric, loss)."
+        )
+
+
+def _threads(batch: int, parallel: Any) -> int:
+    """How many threads run chunks: 1 unless the batch is large (or ``parallel`` forces it)."""
+    n = os.cpu_count() or 1
+    if parallel == "auto":
+        return n if batch >= PARALLEL_MIN_BATCH else 1
+    return n if parallel else 1
+
+
+def _run_chunked(
+    field: FlowField,
+    name: str,
+    threads: int,
+    X: np.ndarray,
+    a0: float,
+    a1: float,
+    nsteps: int,
+    idx: np.ndarray,
+    p: np.ndarray,
+    hyper: np.ndarray,
+    status: np.ndarray,
+    tlast: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``_{name}_chunk`` over chunks of at most CHUNK trajectories of X (dim, B).
+
+    The chunk kernels release the GIL, so ``threads > 1`` runs chunks in parallel.
+    """
+    dim, B = X.shape
+    XS = np.empty((idx.size, dim, B))
+    LS = np.empty((idx.size, B))
+    if B <= CHUNK and threads == 1:
+        field._call(f"_{name}_chunk", X, a0, a1, nsteps, idx, p, hyper, XS, LS, status, tlast)
+        return XS, LS
+    size = min(CHUNK, max(1, math.ceil(B / threads)))
+
+    def run(a: int) -> None:
+        b = min(B, a + size)
+        xc = np.ascontiguousarray(X[:, a:b])
+        st, tl = status[a:b].copy(), tlast[a:b].copy()
+        xsc, lsc = np.empty((idx.size, dim, b - a)), np.empty((idx.size, b - a))
+        field._call(f"_{name}_chunk", xc, a0, a1, nsteps, idx, p, hyper, xsc, lsc, st, tl)
+        X[:, a:b], XS[:, :, a:b], LS[:, a:b], status[a:b], tlast[a:b] = xc, xsc, lsc, st, tl
+
+    _map(run, range(0, B, size), threads, warm=bool(getattr(field._kernel(f"_{name}_chunk"), "signatures", True)))
+    return XS, LS
+
+
+def _map(fn: Any, items: Any, threads: int, warm: bool = False) -> None:
+    """Apply ``fn`` to every item, on ``threads`` threads; unless ``warm``, the first item runs alone
+    so that the kernel is compiled (or loaded from disk) once, not by every thread."""
+    items = list(items)
+    if threads <= 1 or len(items) <= 1:
+        for it in items:
+            fn(it)
+        return
+    if not warm:
+        fn(items.pop(0))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for _ in pool.map(fn, items):
+            pass
+
+
+def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) -> None:
+    """Turn NONFINITE into SINGULAR_METRIC where the metric at the last valid point is singular."""
+    bad = np.flatnonzero((status == Status.NONFINITE) & np.all(np.isfinite(X), axis=0))
+    if bad.size == 0:
+        return
+    G = field.metric(X[:, bad].T, params)
+    for i, g in zip(bad, G):
+        if not np.all(np.isfinite(g)):
+            status[i] = Status.SINGULAR_METRIC
+            continue
+        try:
+            np.linalg.cholesky(g)
+            w = np.linalg.eigvalsh(g)
+            if w[0] <= 1e-14 * max(abs(w[-1]), 1e-300):
+                status[i] = Status.SINGULAR_METRIC
+        except np.linalg.LinAlgError:
+            status[i] = Status.SINGULAR_METRIC
+
+
+def _fixed_step(
+    field: FlowField,
+    stepper: str,
+    threads: int,
+    X: np.ndarray,
+    t0: float,
+    h: float,
+    n: int,
+    idx: np.ndarray,
+    p: np.ndarray,
+    status: np.ndarray,
+    tlast: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """n fixed steps of size h: one trajectory at a time for tiny batches, else in chunks."""
+    B = X.shape[1]
+    if B <= SCALAR_MAX_BATCH and field.dim <= SCALAR_MAX_DIM:
+        XS, LS = np.empty((idx.size, field.dim, B)), np.empty((idx.size, B))
+        field._call(f"_{stepper}_scalar", X, t0, h, n, idx, p, np.zeros(3), XS, LS, status, tlast)
+        return XS, LS
+    return _run_chunked(field, stepper, threads, X, t0, h, n, idx, p, np.zeros(3), status, tlast)
+
+
+def _shape_out(XS: np.ndarray, LS: np.ndarray, batch: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    n_t, dim, _ = XS.shape
+    xs = np.ascontiguousarray(XS.transpose(0, 2, 1)).reshape((n_t,) + batch + (dim,))
+    return xs, LS.reshape((n_t,) + batch)
+
+
+def solve_flow(
+    field: FlowField,
+    x0: Any,
+    t_span: tuple[float, float],
+    *,
+    stepper: str = "rk4",
+    dt: float | None = None,
+    saveat: Sequence[float] | None = None,
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    params: Any = None,
+    max_steps: int = 1_000_000,
+    parallel: Any = "auto",
+) -> FlowResult:
+    """Integrate the gradient flow ``dx/dt = -G(x)^{-1} grad L(x)`` from many starts at once.
+
+    Parameters
+    ----------
+    field : FlowField
+        From :func:`riemgrad.compile_flow`.
+    x0 : array_like, shape (dim,) or (batch, dim)
+        Starting points in the field's chart.
+    t_span : (float, float)
+        Start and end time, ``t0 < t1``.
+    stepper : {"rk4", "heun", "euler", "dopri5"}
+        Fixed-step Runge-Kutta of order 4, 2, 1, or the adaptive
+        Dormand-Prince 5(4) pair with error control.
+    dt : float
+        The step of a fixed-step stepper (required there); it is shrunk to
+        divide ``t1 - t0`` into a whole number of steps. For ``"dopri5"`` the
+        first trial step (default ``(t1 - t0) / 100``).
+    saveat : sequence of float, optional
+        Times to record, within ``t_span``. Default: the start and the end
+        only, so memory does not grow with the number of steps. Fixed-step
+        steppers need them on the step grid.
+    rtol, atol : float
+        Relative and absolute tolerance of ``"dopri5"``.
+    params : sequence or mapping, optional
+        Values of the field's parameters.
+    max_steps : int
+        Step budget per trajectory for ``"dopri5"``; exceeding it gives
+        :attr:`Status.MAX_STEPS`.
+    parallel : "auto" or bool
+        Run chunks of trajectories on all cores. ``"auto"``: for batches of at
+        least 256.
+
+    Returns
+    -------
+    FlowResult
+        ``xs`` of shape ``(n_t,) + x0.shape``, one :class:`Status` per start.
+        A trajectory that fails (leaves the chart's domain, turns non-finite,
+        meets a singular metric) stops there; the others go on.
+
+    Raises
+    ------
+    ShapeError
+        If ``x0`` has the wrong shape.
+    SolverSettingsError
+        If ``t_span``, ``stepper``, ``dt`` or ``saveat`` is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np, sympy as sp
+    >>> from riemgrad import Chart, Metric, compile_flow, solve_flow
+    >>> v = sp.Symbol("variance", positive=True)
+    >>> g = Metric(Chart("variance", (v,)), [[1 / (2 * v**2)]])
+    >>> field = compile_flow(g, sp.log(v) / 2 + 4 / (2 * v))   # KL to N(0, 4) up to constants
+    >>> res = solve_flow(field, [[1.0], [9.0]], (0.0, 2.0), dt=1e-3)
+    >>> np.allclose(res.xs[-1, :, 0], 4 + (np.array([1.0, 9.0]) - 4) * np.exp(-2.0))
+    True
+    >>> res.status.tolist()
+    [0, 0]
+    """
+    _check_field(field)
+    try:
+        t0, t1 = (float(t) for t in t_span)
+    except (TypeError, ValueError):
+        raise SolverSettingsError(f"`t_span` must be a pair (t0, t1) of numbers; got {t_span!r}.") from None
+    if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
+        raise SolverSettingsError(f"`t_span` must satisfy t0 < t1 (both finite); got {t_span!r}.")
+    if stepper not in STEPPERS:
+        raise SolverSettingsError(f"`stepper` must be one of {sorted(STEPPERS)}; got {stepper!r}.")
+    X, batch = field._points(x0, "x0")
+    X = X.copy()
+    B = X.shape[1]
+    p = field.param_vector(params)
+    status = np.zeros(B, np.int64)
+    tlast = np.full(B, t0)
+    threads = _threads(B, parallel)
+    if stepper == "dopri5":
+        h0 = (t1 - t0) / 100 if dt is None else float(dt)
+        if not h0 > 0:
+            raise SolverSettingsError(f"`dt` (the first trial step) must be > 0; got {dt!r}.")
+        if saveat is None:
+            save_t = np.array([t0, t1])
+        else:
+            save_t = np.sort(np.asarray(saveat, dtype=float).reshape(-1))
+            if save_t.size == 0 or save_t[0] < t0 or save_t[-1] > t1:
+                raise SolverSettingsError(
+                    f"`saveat` must be a non-empty sequence of times within t_span {(t0, t1)}; got {saveat!r}."
+                )
+        XS = np.empty((save_t.size, field.dim, B))
+        LS = np.empty((save_t.size, B))
+        nsteps = np.zeros(B, np.int64)
+        args = (t0, t1, h0, float(rtol), float(atol), int(max_steps), save_t, p, XS, LS, status, tlast, nsteps)
+        size = max(1, math.ceil(B / (4 * threads))) if threads > 1 else max(B, 1)
+        warm = bool(getattr(field._kernel("_dopri_chunk"), "signatures", True))
+        _map(lambda a: field._call("_dopri_chunk", X, a, min(B, a + size), *args), range(0, B, size), threads, warm)
+        ts = save_t
+    else:
+        if dt is None or not float(dt) > 0:
+            raise SolverSettingsError(
+                f"`dt` must be a positive step for the fixed-step stepper {stepper!r}; got {dt!r}. "
+                "Pass e.g. dt=1e-3, or stepper='dopri5' for adaptive steps."
+            )
+        n = max(1, math.ceil((t1 - t0) / float(dt) - 1e-9))
+        h = (t1 - t0) / n
+        if saveat is None:
+            idx = np.array([0, n], np.int64)
+        else:
+            req = np.sort(np.asarray(saveat, dtype=float).reshape(-1))
+            fidx = (req - t0) / h
+            idx = np.rint(fidx).astype(np.int64)
+            bad = (np.abs(fidx - idx) > 1e-6) | (idx < 0) | (idx > n)
+            if req.size == 0 or bad.any():
+                raise SolverSettingsError(
+                    f"`saveat` must hold times within t_span on the step grid t0 + k*dt (dt = {h!r}); "
+                    f"{req[bad][:3].tolist() if bad.any() else 'nothing'} is not. Pick grid times, or use "
+                    "stepper='dopri5', which records at any time."
+                )
+        XS, LS = _fixed_step(field, stepper, threads, X, t0, h, n, idx, p, status, tlast)
+        ts = t0 + idx * h
+        nsteps = np.where(status == 0, n, np.rint((tlast - t0) / h).astype(np.int64))
+    _classify(field, X, status, params)
+    xs, losses = _shape_out(XS, LS, batch)
+    return FlowResult(
+        ts=ts,
+        xs=xs,
+        losses=losses,
+        status=status.reshape(batch),
+        t_final=tlast.reshape(batch),
+        n_steps=nsteps.reshape(batch),
+        chart=field.chart,
+        stepper=stepper,
+    )
+
+
+def descend(
+    field: FlowField,
+    x0: Any,
+    *,
+    lr: float,
+    steps: int,
+    saveat: Sequence[int] | None = None,
+    preconditioner: Preconditioner | None = None,
+    backtracking: bool = False,
+    params: Any = None,
+    parallel: Any = "auto",
+) -> DescentResult:
+    """Preconditioned gradient descent ``x <- x + lr * d`` from many starts at once.
+
+    With the default preconditioner :func:`~riemgrad.preconditioners.natural`,
+    ``d = -G^{-1} grad L`` (Riemannian descent in the field's metric).
+
+    Parameters
+    ----------
+    field : FlowField
+    x0 : array_like, shape (dim,) or (batch, dim)
+    lr : float
+        The step size (the first trial step with ``backtracking``).
+    steps : int
+        Number of steps.
+    saveat : sequence of int, optional
+        Step indices to record (0 is ``x0``); default the start and the end.
+    preconditioner : Preconditioner, optional
+        An ``(init, update)`` pair from :mod:`riemgrad.preconditioners`:
+        ``natural()`` (default), ``identity()``, ``rmsprop()``, ``adam()``, or
+        your own (run in Python).
+    backtracking : bool
+        Armijo backtracking: halve the step until
+        ``L(x + eta d) <= L(x) + 1e-4 eta grad.d`` and the point stays in the
+        chart's domain; a trajectory with no descent direction stays put.
+    params : sequence or mapping, optional
+    parallel : "auto" or bool
+
+    Returns
+    -------
+    DescentResult
+
+    Raises
+    ------
+    ShapeError
+        If ``x0`` has the wrong shape.
+    SolverSettingsError
+        If ``lr``, ``steps`` or ``saveat`` is invalid.
+
+    Examples
+    --------
+    Newton's method is descent in the Hessian metric: one step of size 1
+    solves a quadratic.
+
+    >>> import sympy as sp
+    >>> from riemgrad import Chart, Metric, compile_flow, descend
+    >>> x1, x2 = sp.symbols("x1 x2", real=True)
+    >>> loss = (3 * x1**2 + 2 * x1 * x2 + x2**2) / 2 - (x1 - 2 * x2)
+    >>> newton = compile_flow(Metric(Chart("x", (x1, x2)), sp.hessian(loss, (x1, x2))), loss)
+    >>> descend(newton, [10.0, -3.0], lr=1.0, steps=1).xs[-1].tolist()
+    [1.5, -3.5]
+    """
+    _check_field(field)
+    if not (isinstance(lr, (int, float, np.floating, np.integer)) and math.isfinite(lr) and lr > 0):
+        raise SolverSettingsError(f"`lr` must be a positive finite number; got {lr!r}.")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise SolverSettingsError(f"`steps` must be a non-negative integer; got {steps!r}.")
+    pre = natural() if preconditioner is None else preconditioner
+    if not isinstance(pre, Preconditioner):
+        raise ArgumentTypeError(
+            f"`preconditioner` must be a Preconditioner (init, update) pair from riemgrad.preconditioners; "
+            f"got {type(pre).__name__}."
+        )
+    X, batch = field._points(x0, "x0")
+    X = X.copy()
+    B = X.shape[1]
+    p = field.param_vector(params)
+    if saveat is None:
+        idx = np.array([0, steps], np.int64) if steps > 0 else np.array([0], np.int64)
+    else:
+        idx = np.unique(np.asarray(saveat).astype(np.int64).reshape(-1))
+        if idx.size == 0 or idx[0] < 0 or idx[-1] > steps:
+            raise SolverSettingsError(f"`saveat` must hold step indices in [0, {steps}]; got {saveat!r}.")
+    status = np.zeros(B, np.int64)
+    klast = np.zeros(B)
+    if pre.kind == 0 and not backtracking:
+        # natural descent is the Euler scheme of the flow with dt = lr: reuse its kernels
+        threads = _threads(B, parallel)
+        XS, LS = _fixed_step(field, "euler", threads, X, 0.0, float(lr), int(steps), idx, p, status, klast)
+        klast = np.rint(klast / float(lr))
+    elif pre.kind is None:
+        XS, LS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
+    else:
+        threads = _threads(B, parallel)
+        name = "descent_" + DESCENT_KINDS[pre.kind]
+        hyper = np.asarray(pre.hyper, dtype=float)
+        XS, LS = _run_chunked(
+            field, name, threads, X, float(lr), float(bool(backtracking)), int(steps), idx, p, hyper, status, klast
+        )
+    _classify(field, X, status, params)
+    xs, losses = _shape_out(XS, LS, batch)
+    return DescentResult(
+        ks=idx,
+        xs=xs,
+        losses=losses,
+        status=status.reshape(batch),
+        k_final=klast.astype(np.int64).reshape(batch),
+        chart=field.chart,
+        preconditioner=pre.name,
+    )
+
+
+def _descend_python(
+    field: FlowField,
+    X: np.ndarray,
+    lr: float,
+    steps: int,
+    idx: np.ndarray,
+    p: Any,
+    pre: Preconditioner,
+    backtracking: bool,
+    status: np.ndarray,
+    klast: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same loop as the compiled kernel, for user-defined (init, update) pairs."""
+    x = X.T.copy()  # (B, dim)
+    status[:] = np.where(field.chart.in_domain(x), 0, Status.LEFT_DOMAIN)
+    state = pre.init(x)
+    si = 0
+    XS = np.empty((idx.size, x.shape[1], x.shape[0]))
+    LS = np.empty((idx.size, x.shape[0]))
+
+    def save(si: int) -> int:
+        while si < idx.size and idx[si] == k:
+            XS[si] = np.where(status[None, :] == 0, x.T, np.nan)
+            LS[si] = np.where(status == 0, field.loss(x, p), np.nan)
+            si += 1
+        return si
+
+    k = 0
+    si = save(si)
+    for k in range(1, steps + 1):
+        g = field.gradient(x, p)
+        v = field.velocity(x, p)
+        d, state = pre.update(g, state, v)
+        eta = np.full(x.shape[0], lr)
+        if backtracking:
+            l0 = field.loss(x, p)
+            slope = np.sum(g * d, axis=1)
+            todo = slope < 0
+            eta[~todo] = 0.0
+            for _ in range(60):
+                if not todo.any():
+                    break
+                trial = x + eta[:, None] * d
+                ok = field.chart.in_domain(trial)
+                lt = np.where(ok, field.loss(np.where(ok[:, None], trial, x), p), np.inf)
+                good = todo & (lt <= l0 + 1e-4 * eta * slope)
+                todo &= ~good
+                eta[todo] *= 0.5
+            eta[todo] = 0.0
+        new = x + eta[:, None] * d
+        alive = status == 0
+        fin = np.all(np.isfinite(new), axis=1)
+        dom = field.chart.in_domain(np.where(fin[:, None], new, 1.0))
+        bad = alive & ~(fin & dom)
+        status[bad] = np.where(fin[bad], Status.LEFT_DOMAIN, Status.NONFINITE)
+        move = alive & ~bad
+        x[move] = new[move]
+        klast[move] = k
+        si = save(si)
+    X[:, :] = x.T
+    return XS, LS

@@ -1,0 +1,12 @@
+"""Compiled kernels: the only place where SymPy meets Numba.
+
+:func:`compile_flow` turns a :class:`~riemgrad.Metric` and a loss into a
+:class:`FlowField`: generated scalar source in a per-user cache directory
+(:func:`cache_dir`), compiled lazily by Numba and reloaded from disk by later
+processes. Importing this package compiles nothing.
+"""
+
+from ._cache import cache_dir
+from .field import FlowField, compile_flow
+
+__all__ = ["compile_flow", "FlowField", "cache_dir"]
