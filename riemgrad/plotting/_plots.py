@@ -327,8 +327,8 @@ def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None
     if ts.shape != errors.shape:
         raise ShapeError(f"`ts` has shape {ts.shape} but the errors have shape {errors.shape}.")
     ax = _axes(ax)
-    floor = np.finfo(float).tiny
-    ax.plot(ts, np.maximum(errors, floor), label=label)
+    # exact zeros (the shared starting points) have no place on a log scale: leave them out
+    ax.plot(ts, np.where(errors > 0, errors, np.nan), label=label)
     ax.set_yscale("log")
     ax.set_xlabel("t")
     ax.set_ylabel("max |x_a - map(x_b)|")
