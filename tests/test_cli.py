@@ -68,3 +68,16 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "riemgrad.cli", "fisher", "nosuch"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_checks_and_writes_the_figure(capsys, tmp_path):
+    fig = tmp_path / "demo.png"
+    assert main(["demo", "--quick", "--figure", str(fig)]) == 0
+    out = capsys.readouterr().out
+    # the symbolic half: the Fisher metric's curvature is -1/2 in every chart
+    assert out.count("Gaussian curvature K = -1/2") == 3
+    # the numeric half: both invariance checks and the closed-form check pass, Euclidean flows differ
+    assert out.count("(passed)") == 3 and "FAILED" not in out
+    assert "compilation" in out
+    assert fig.exists() and fig.stat().st_size > 10_000
