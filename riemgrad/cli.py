@@ -50,8 +50,13 @@ def _build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fisher", help="print the Fisher metric of a catalogue family in one of its charts")
     f.add_argument("family", nargs="?", help="a family of riemgrad.families, e.g. normal, poisson, gamma")
     f.add_argument("--chart", help="the chart (default: the family's base chart)")
-    f.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                   help="a family option, e.g. k=4 for categorical, d=2 for multivariate_normal (repeatable)")
+    f.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a family option, e.g. k=4 for categorical, d=2 for multivariate_normal (repeatable)",
+    )
     f.add_argument("--latex", action="store_true", help="print LaTeX instead of pretty text")
     f.add_argument("--curvature", action="store_true", help="also print the scalar curvature")
     f.add_argument("--list", action="store_true", help="list the families and their charts")
@@ -135,8 +140,10 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"chart {scale:>9} {str(g.chart.coords):<22} g = {sp.sstr(g.matrix.tolist()):<40} ({dt * 1e3:.0f} ms)")
     _section("Curvature (the same in every chart)")
     for scale, g in metrics.items():
-        print(f"chart {scale:>9}: Gaussian curvature K = {g.gaussian_curvature()}, scalar curvature R = "
-              f"{g.scalar_curvature()}")
+        print(
+            f"chart {scale:>9}: Gaussian curvature K = {g.gaussian_curvature()}, scalar curvature R = "
+            f"{g.scalar_curvature()}"
+        )
     g = metrics["sigma"]
     G = g.christoffel()
     _section("Christoffel symbols in the (mu, sigma) chart")
@@ -189,8 +196,10 @@ def _demo_flows(args: argparse.Namespace, atlas: object, metrics: dict) -> int:
         times[name] = time.perf_counter() - s0
         eres[name] = solve_flow(euclid[name], x0[name], (0.0, 5.0), dt=1e-3, saveat=saveat)
     for name in charts:
-        print(f"chart {name:>9}: {batch:,} trajectories x 5,000 RK4 steps in {times[name] * 1e3:7.1f} ms "
-              f"({res[name].summary()})")
+        print(
+            f"chart {name:>9}: {batch:,} trajectories x 5,000 RK4 steps in {times[name] * 1e3:7.1f} ms "
+            f"({res[name].summary()})"
+        )
     _section("Checks")
     ok = True
     for name in charts[1:]:
@@ -198,16 +207,20 @@ def _demo_flows(args: argparse.Namespace, atlas: object, metrics: dict) -> int:
         nat = check_invariance(res["sigma"], res[name], back, tol=1e-8)
         euc = check_invariance(eres["sigma"], eres[name], back, tol=1e-8)
         ok &= nat.passed
-        print(f"invariance, sigma vs {name:<9}: natural flow max difference {nat.max_error:.1e} "
-              f"({'passed' if nat.passed else 'FAILED'}); Euclidean flow {euc.max_error:.2f}")
+        print(
+            f"invariance, sigma vs {name:<9}: natural flow max difference {nat.max_error:.1e} "
+            f"({'passed' if nat.passed else 'FAILED'}); Euclidean flow {euc.max_error:.2f}"
+        )
     mu, sigma = atlas["sigma"].chart.coords
     t = sp.Symbol("t", nonnegative=True)
     mu_t = 1 + (mu - 1) * sp.exp(-t)
     sigma_t = sp.sqrt(5 + (mu**2 + sigma**2 - 5) * sp.exp(-t) - mu_t**2)
     closed = compare_closed_form(res["sigma"], [mu_t, sigma_t], t, tol=1e-7)
     ok &= closed.passed
-    print(f"closed form (mu, mu^2 + sigma^2 relax as e^-t): max error {closed.max_error:.1e} "
-          f"({'passed' if closed.passed else 'FAILED'})")
+    print(
+        f"closed form (mu, mu^2 + sigma^2 relax as e^-t): max error {closed.max_error:.1e} "
+        f"({'passed' if closed.passed else 'FAILED'})"
+    )
     if not args.no_figure:
         _demo_figure(args.figure, res, eres, fields["sigma"], atlas)
         print(f"\nfigure written to {args.figure}")

@@ -43,7 +43,9 @@ def test_trajectories_lines_carry_the_data():
 def test_trajectories_through_a_chart_map():
     r, phi = sp.symbols("r phi", positive=True)
     x, y = sp.symbols("x y", real=True)
-    to_cart = rg.ChartMap(rg.Chart("polar", (r, phi)), rg.Chart("cartesian", (x, y)), (r * sp.cos(phi), r * sp.sin(phi)))
+    to_cart = rg.ChartMap(
+        rg.Chart("polar", (r, phi)), rg.Chart("cartesian", (x, y)), (r * sp.cos(phi), r * sp.sin(phi))
+    )
     polar_traj = np.array([[[1.0, 0.0]], [[1.0, np.pi / 2]]])  # (2, 1, 2)
     ax = plot_trajectories(polar_traj, chart_map=to_cart)
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [1.0, 0.0], atol=1e-12)

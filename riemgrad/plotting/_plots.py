@@ -87,7 +87,9 @@ def plot_trajectories(
     if chart_map is not None:
         xs = chart_map(xs)
         if xs.shape[-1] != 2:
-            raise DimensionError(f"`chart_map` must go to a 2-D chart to plot; its target has dimension {xs.shape[-1]}.")
+            raise DimensionError(
+                f"`chart_map` must go to a 2-D chart to plot; its target has dimension {xs.shape[-1]}."
+            )
     ax = _axes(ax)
     batch = xs.shape[1]
     pick = np.unique(np.linspace(0, batch - 1, min(batch, max_lines)).astype(int))
@@ -143,7 +145,9 @@ def _metric_function(metric: Any) -> Callable[[np.ndarray], np.ndarray]:
         return lambda p: np.asarray(metric.metric(np.asarray(p, dtype=float)), dtype=float)
     if callable(metric):
         return lambda p: np.asarray(metric(np.asarray(p, dtype=float)), dtype=float)
-    raise TypeError(f"`metric` must be a Metric, a FlowField or a callable point -> (2, 2) matrix; got {type(metric).__name__}.")
+    raise TypeError(
+        f"`metric` must be a Metric, a FlowField or a callable point -> (2, 2) matrix; got {type(metric).__name__}."
+    )
 
 
 def plot_metric_ellipses(
@@ -208,7 +212,9 @@ def plot_metric_ellipses(
                 continue
             shapes.append((px, py, 1 / np.sqrt(w), V))
     if not shapes:
-        raise ShapeError("the metric is not positive definite anywhere on the grid; check `xlim`/`ylim` against the chart's domain.")
+        raise ShapeError(
+            "the metric is not positive definite anywhere on the grid; check `xlim`/`ylim` against the chart's domain."
+        )
     if radius is None:
         radius = 0.45 * cell / max(s[2].max() for s in shapes)
     style = {"fill": False, "lw": 1.0, "color": "C0"} | patch_kwargs
@@ -266,7 +272,7 @@ def plot_loss(
     ts = getattr(result, "ts", None)
     xlabel = "t"
     if ts is None:
-        ts, xlabel = getattr(result, "ks"), "step"
+        ts, xlabel = result.ks, "step"
     ts = np.asarray(ts, dtype=float)
     L = np.asarray(result.losses, dtype=float) - np.asarray(baseline, dtype=float)
     if L.ndim == 1:

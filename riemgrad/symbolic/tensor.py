@@ -128,7 +128,8 @@ class Tensor(Frozen):
         return self.components[idx]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(chart={self.chart.name!r}, indices={self.indices!r}, components={self.components})"
+        name = type(self).__name__
+        return f"{name}(chart={self.chart.name!r}, indices={self.indices!r}, components={self.components})"
 
     def __eq__(self, other: object) -> bool:
         return (
