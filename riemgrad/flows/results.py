@@ -59,8 +59,29 @@ def _summary(status: np.ndarray) -> dict[str, int]:
     return {Status(int(c)).name: int(n) for c, n in zip(codes, counts)}
 
 
+class _StatusSummary:
+    """Per-trajectory status helpers shared by FlowResult and DescentResult."""
+
+    status: np.ndarray
+
+    @property
+    def succeeded(self) -> Any:
+        """True where the status is SUCCESS (a bool, or a bool array for a batch)."""
+        ok = np.asarray(self.status) == Status.SUCCESS
+        return bool(ok) if ok.ndim == 0 else ok
+
+    def summary(self) -> dict[str, int]:
+        """How many starting points ended in each status, e.g. ``{'SUCCESS': 99, 'LEFT_DOMAIN': 1}``."""
+        return _summary(self.status)
+
+    @property
+    def messages(self) -> list[str]:
+        """The distinct messages of the statuses that occurred."""
+        return [Status[name].message for name in self.summary()]
+
+
 @dataclass(frozen=True)
-class FlowResult:
+class FlowResult(_StatusSummary):
     """A solved gradient flow, time-first.
 
     Attributes
@@ -102,24 +123,10 @@ class FlowResult:
     chart: Chart
     stepper: str
 
-    @property
-    def succeeded(self) -> Any:
-        """True where the status is SUCCESS (a bool, or a bool array for a batch)."""
-        ok = np.asarray(self.status) == Status.SUCCESS
-        return bool(ok) if ok.ndim == 0 else ok
-
-    def summary(self) -> dict[str, int]:
-        """How many starting points ended in each status, e.g. ``{'SUCCESS': 99, 'LEFT_DOMAIN': 1}``."""
-        return _summary(self.status)
-
-    @property
-    def messages(self) -> list[str]:
-        """The distinct messages of the statuses that occurred."""
-        return [Status[name].message for name in self.summary()]
 
 
 @dataclass(frozen=True)
-class DescentResult:
+class DescentResult(_StatusSummary):
     """A run of (preconditioned) gradient descent, step-index-first.
 
     Attributes
@@ -155,13 +162,3 @@ class DescentResult:
     k_final: np.ndarray
     chart: Chart
     preconditioner: str
-
-    @property
-    def succeeded(self) -> Any:
-        """True where the status is SUCCESS (a bool, or a bool array for a batch)."""
-        ok = np.asarray(self.status) == Status.SUCCESS
-        return bool(ok) if ok.ndim == 0 else ok
-
-    def summary(self) -> dict[str, int]:
-        """How many starting points ended in each status."""
-        return _summary(self.status)
