@@ -17,8 +17,6 @@ _TRIG = (sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc, sp.sinh, sp.cosh, sp.ta
 class Frozen:
     """Base for immutable objects: attributes are set once, in ``__init__``, via ``_set``."""
 
-    __frozen_ok = False
-
     def _set(self, **attrs: Any) -> None:
         for k, v in attrs.items():
             object.__setattr__(self, k, v)
