@@ -167,6 +167,23 @@ def test_losses_match_the_loss_at_recorded_states(natural, starts):
     assert np.all(np.diff(res.losses, axis=0) < 0)
 
 
+def test_losses_are_evaluated_on_first_access(natural, starts, monkeypatch):
+    f = natural["sigma"]
+    x0 = starts[:4].copy()
+    x0[1, 1] = -1.0  # outside the chart: its records are NaN, and so are its losses
+    res = solve_flow(f, x0, (0.0, 0.5), dt=1e-2, params=TARGET)
+    calls = []
+    loss = type(f).loss
+    monkeypatch.setattr(type(f), "loss", lambda self, x, p=None: calls.append(len(x)) or loss(self, x, p))
+    first = res.losses
+    assert calls == [6]  # 3 valid trajectories x 2 records, evaluated once
+    assert res.losses is first and calls == [6]
+    assert np.isnan(first[:, 1]).all() and np.isfinite(first[:, [0, 2, 3]]).all()
+    # KL(N(1, 4) || N(mu, s^2)) by hand at the start
+    m, sg = x0[0]
+    assert first[0, 0] == pytest.approx(np.log(sg / 2) + (4 + (1 - m) ** 2) / (2 * sg**2) - 0.5, rel=1e-14)
+
+
 @pytest.mark.parametrize("parallel", [False, True])
 def test_layouts_agree(natural, parallel):
     rng = np.random.default_rng(1)

@@ -66,6 +66,30 @@ def test_diagonal_metric_velocity_is_derived_symbolically(gaussian):
     assert sp.simplify(gaussian.velocity_expr[1] - v_sigma) == 0
 
 
+def test_velocity_form_keeps_shared_subexpressions(gaussian):
+    # (1 - mu) is the first component; the second, written around it, needs one product less
+    # than the expanded mu**2 - 2*mu - sigma**2 + 5 (and is still exactly -G^{-1} grad L)
+    from riemgrad.kernels.field import _numeric_cost
+    from riemgrad.symbolic import simplify_expr
+
+    v = gaussian.velocity_expr
+    assert v[1].has((1 - mu) ** 2)
+    expanded = [simplify_expr(e) for e in v]
+    assert _numeric_cost(v) < _numeric_cost(expanded)
+    assert sp.cancel(v[1] - expanded[1]) == 0
+
+
+def test_velocity_form_prefers_one_exponential():
+    tau = sp.Symbol("tau", real=True)
+    g = Metric(Chart("log_sigma", (mu, tau)), sp.diag(sp.exp(-2 * tau), 2))
+    kl = tau + (4 + (1 - mu) ** 2) * sp.exp(-2 * tau) / 2
+    field = compile_flow(g, kl)
+    v_tau = field.velocity_expr[1]
+    # by hand: -(1/2) dL/dtau = ((4 + (1 - mu)^2) exp(-2 tau) - 1) / 2
+    assert sp.simplify(v_tau - ((4 + (1 - mu) ** 2) * sp.exp(-2 * tau) - 1) / 2) == 0
+    assert len(v_tau.atoms(sp.exp)) == 1
+
+
 def test_numeric_methods_shapes_and_values(gaussian):
     X = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 0.5]])
     m, s = X[:, 0], X[:, 1]

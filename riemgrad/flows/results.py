@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,9 +61,29 @@ def _summary(status: np.ndarray) -> dict[str, int]:
 
 
 class _StatusSummary:
-    """Per-trajectory status helpers shared by FlowResult and DescentResult."""
+    """Per-trajectory status helpers and the recorded losses, shared by FlowResult and DescentResult."""
 
     status: np.ndarray
+    xs: np.ndarray
+    _loss_fn: Callable[[np.ndarray], np.ndarray]
+
+    @property
+    def losses(self) -> np.ndarray:
+        """The loss at each recorded state, shape ``xs.shape[:-1]``; NaN where the trajectory had failed.
+
+        Computed from :attr:`xs` with the field's compiled loss on first access
+        (and kept), so runs that never read it do not pay for it.
+        """
+        cached = self.__dict__.get("_losses")
+        if cached is None:
+            flat = self.xs.reshape(-1, self.xs.shape[-1])
+            ok = np.isfinite(flat).all(axis=1)
+            out = np.full(flat.shape[0], np.nan)
+            if ok.any():
+                out[ok] = self._loss_fn(flat[ok])
+            cached = out.reshape(self.xs.shape[:-1])
+            object.__setattr__(self, "_losses", cached)
+        return cached
 
     @property
     def succeeded(self) -> Any:
@@ -91,7 +112,7 @@ class FlowResult(_StatusSummary):
     xs : numpy.ndarray, shape (n_t,) + x0.shape
         The states at ``ts``; NaN after a trajectory failed.
     losses : numpy.ndarray, shape (n_t,) + batch shape
-        The loss at each recorded state.
+        The loss at each recorded state (evaluated on first access).
     status : numpy.ndarray of int, batch shape
         One :class:`Status` code per starting point.
     t_final : numpy.ndarray, batch shape
@@ -116,13 +137,12 @@ class FlowResult(_StatusSummary):
 
     ts: np.ndarray
     xs: np.ndarray
-    losses: np.ndarray
     status: np.ndarray
     t_final: np.ndarray
     n_steps: np.ndarray
     chart: Chart
     stepper: str
-
+    _loss_fn: Callable[[np.ndarray], np.ndarray] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -136,6 +156,7 @@ class DescentResult(_StatusSummary):
     xs : numpy.ndarray, shape (n_k,) + x0.shape
         The iterates at ``ks``; NaN after a trajectory failed.
     losses : numpy.ndarray, shape (n_k,) + batch shape
+        The loss at each recorded iterate (evaluated on first access).
     status : numpy.ndarray of int, batch shape
         One :class:`Status` code per starting point.
     k_final : numpy.ndarray of int, batch shape
@@ -157,8 +178,8 @@ class DescentResult(_StatusSummary):
 
     ks: np.ndarray
     xs: np.ndarray
-    losses: np.ndarray
     status: np.ndarray
     k_final: np.ndarray
     chart: Chart
     preconditioner: str
+    _loss_fn: Callable[[np.ndarray], np.ndarray] = field(repr=False, compare=False)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ArgumentTypeError, SolverSettingsError
 from ..kernels import FlowField
-from ..kernels._template import DESCENT_KINDS
+from ..kernels._template import CHUNK, DESCENT_KINDS
 from ..kernels.field import SCALAR_MAX_DIM
 from ..preconditioners import Preconditioner, natural
 from .results import DescentResult, FlowResult, Status
@@ -22,8 +22,6 @@ __all__ = ["solve_flow", "descend", "STEPPERS"]
 #: Fixed-step steppers and their order; "dopri5" is the adaptive Dormand-Prince 5(4) pair.
 STEPPERS = {"euler": 1, "heun": 2, "rk4": 4, "dopri5": 5}
 
-#: Trajectories per chunk: the inner, vectorized loop.
-CHUNK = 512
 #: Batches at least this large run in parallel over chunks.
 PARALLEL_MIN_BATCH = 256
 #: Batches at most this large run one trajectory at a time with the state in registers.
@@ -38,15 +36,18 @@ def _check_field(field: Any) -> None:
         )
 
 
+_CPUS = os.cpu_count() or 1
+
+
 def _threads(batch: int, parallel: Any) -> int:
     """How many threads run chunks: 1 unless the batch is large (or ``parallel`` forces it)."""
-    n = os.cpu_count() or 1
+    n = _CPUS
     if parallel == "auto":
         return n if batch >= PARALLEL_MIN_BATCH else 1
     return n if parallel else 1
 
 
-def _run_chunked(
+def _run_ranges(
     field: FlowField,
     name: str,
     threads: int,
@@ -59,38 +60,29 @@ def _run_chunked(
     hyper: np.ndarray,
     status: np.ndarray,
     tlast: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``_{name}_chunk`` over chunks of at most CHUNK trajectories of X (dim, B).
+) -> np.ndarray:
+    """Run ``_{name}_range`` over the batch X (dim, B): one call, or one per thread.
 
-    The chunks are split into one contiguous range per thread (one task each, on a
-    pool kept for the process). The chunk kernels release the GIL, so ``threads > 1``
-    runs the ranges in parallel.
+    The kernel loops over chunks of at most CHUNK trajectories itself. With
+    ``threads > 1`` the batch is cut into one contiguous range per thread (whole
+    chunks, one task each, on a pool kept for the process); the kernels release
+    the GIL, so the ranges run in parallel. Saved states come back point-major,
+    ``(n_save, B, dim)``.
     """
     dim, B = X.shape
-    LS = np.empty((idx.size, B))
-    if B <= CHUNK and threads == 1:
-        XS = np.empty((idx.size, dim, B))
-        field._call(f"_{name}_chunk", X, a0, a1, nsteps, idx, p, hyper, XS, LS, status, tlast)
-        return XS, LS
-    # stored point-major, as the results are shaped (no transposing copy afterwards)
-    XS = np.empty((idx.size, B, dim)).transpose(0, 2, 1)
+    XS = np.empty((idx.size, B, dim))
+    kernel = f"_{name}_range"
+    args = (a0, a1, nsteps, idx, p, hyper, XS, status, tlast)
     size = min(CHUNK, max(1, math.ceil(B / threads)))
     nchunks = math.ceil(B / size)
     parts = max(1, min(threads, nchunks))
+    if parts == 1:
+        field._call(kernel, X, 0, B, *args)
+        return XS
     bounds = [min(B, (i * nchunks // parts) * size) for i in range(parts + 1)]
-    kernel = field._kernel(f"_{name}_chunk")
-
-    def run(i: int) -> None:
-        for a in range(bounds[i], bounds[i + 1], size):
-            b = min(B, a + size)
-            xc = np.ascontiguousarray(X[:, a:b])
-            st, tl = status[a:b].copy(), tlast[a:b].copy()
-            xsc, lsc = np.empty((idx.size, dim, b - a)), np.empty((idx.size, b - a))
-            field._call(f"_{name}_chunk", xc, a0, a1, nsteps, idx, p, hyper, xsc, lsc, st, tl)
-            X[:, a:b], XS[:, :, a:b], LS[:, a:b], status[a:b], tlast[a:b] = xc, xsc, lsc, st, tl
-
-    _map(run, range(parts), threads, warm=bool(getattr(kernel, "signatures", True)))
-    return XS, LS
+    warm = bool(getattr(field._kernel(kernel), "signatures", True))
+    _map(lambda i: field._call(kernel, X, bounds[i], bounds[i + 1], *args), range(parts), threads, warm)
+    return XS
 
 
 _POOL: list[Any] = []
@@ -125,6 +117,8 @@ def _map(fn: Any, items: Any, threads: int, warm: bool = False) -> None:
 
 def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) -> None:
     """Turn NONFINITE into SINGULAR_METRIC where the metric at the last valid point is singular."""
+    if not (status == Status.NONFINITE).any():
+        return
     bad = np.flatnonzero((status == Status.NONFINITE) & np.all(np.isfinite(X), axis=0))
     if bad.size == 0:
         return
@@ -154,20 +148,29 @@ def _fixed_step(
     p: np.ndarray,
     status: np.ndarray,
     tlast: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray:
     """n fixed steps of size h: one trajectory at a time for tiny batches, else in chunks."""
     B = X.shape[1]
     if B <= SCALAR_MAX_BATCH and field.dim <= SCALAR_MAX_DIM:
-        XS, LS = np.empty((idx.size, field.dim, B)), np.empty((idx.size, B))
-        field._call(f"_{stepper}_scalar", X, t0, h, n, idx, p, np.zeros(3), XS, LS, status, tlast)
-        return XS, LS
-    return _run_chunked(field, stepper, threads, X, t0, h, n, idx, p, np.zeros(3), status, tlast)
+        XS = np.empty((idx.size, B, field.dim))
+        field._call(f"_{stepper}_scalar", X, t0, h, n, idx, p, np.zeros(3), XS, status, tlast)
+        return XS
+    return _run_ranges(field, stepper, threads, X, t0, h, n, idx, p, np.zeros(3), status, tlast)
 
 
-def _shape_out(XS: np.ndarray, LS: np.ndarray, batch: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    n_t, dim, _ = XS.shape
-    xs = np.ascontiguousarray(XS.transpose(0, 2, 1)).reshape((n_t,) + batch + (dim,))
-    return xs, LS.reshape((n_t,) + batch)
+def _records(
+    field: FlowField, X: np.ndarray, XS: np.ndarray, status: np.ndarray, params: Any, batch: tuple[int, ...]
+) -> dict[str, Any]:
+    """The fields every result shares: states shaped ``(n_t,) + batch + (dim,)``, statuses, the chart,
+    and the loss function the result evaluates on first access to ``.losses``."""
+    _classify(field, X, status, params)
+    p = field.param_vector(params) if field.params else None  # a snapshot of the values
+    return {
+        "xs": XS.reshape((XS.shape[0],) + batch + (field.dim,)),
+        "status": status.reshape(batch),
+        "chart": field.chart,
+        "_loss_fn": lambda x: field.loss(x, p),
+    }
 
 
 def solve_flow(
@@ -252,8 +255,7 @@ def solve_flow(
         raise SolverSettingsError(f"`t_span` must satisfy t0 < t1 (both finite); got {t_span!r}.")
     if stepper not in STEPPERS:
         raise SolverSettingsError(f"`stepper` must be one of {sorted(STEPPERS)}; got {stepper!r}.")
-    X, batch = field._points(x0, "x0")
-    X = X.copy()
+    X, batch = field._points(x0, "x0", copy=True)
     B = X.shape[1]
     p = field.param_vector(params)
     status = np.zeros(B, np.int64)
@@ -271,13 +273,12 @@ def solve_flow(
                 raise SolverSettingsError(
                     f"`saveat` must be a non-empty sequence of times within t_span {(t0, t1)}; got {saveat!r}."
                 )
-        XS = np.empty((save_t.size, field.dim, B))
-        LS = np.empty((save_t.size, B))
+        XS = np.empty((save_t.size, B, field.dim))
         nsteps = np.zeros(B, np.int64)
-        args = (t0, t1, h0, float(rtol), float(atol), int(max_steps), save_t, p, XS, LS, status, tlast, nsteps)
+        args = (t0, t1, h0, float(rtol), float(atol), int(max_steps), save_t, p, XS, status, tlast, nsteps)
         size = max(1, math.ceil(B / (4 * threads))) if threads > 1 else max(B, 1)
-        warm = bool(getattr(field._kernel("_dopri_chunk"), "signatures", True))
-        _map(lambda a: field._call("_dopri_chunk", X, a, min(B, a + size), *args), range(0, B, size), threads, warm)
+        warm = bool(getattr(field._kernel("_dopri_range"), "signatures", True))
+        _map(lambda a: field._call("_dopri_range", X, a, min(B, a + size), *args), range(0, B, size), threads, warm)
         ts = save_t
     else:
         if dt is None or not float(dt) > 0:
@@ -300,20 +301,15 @@ def solve_flow(
                     f"{req[bad][:3].tolist() if bad.any() else 'nothing'} is not. Pick grid times, or use "
                     "stepper='dopri5', which records at any time."
                 )
-        XS, LS = _fixed_step(field, stepper, threads, X, t0, h, n, idx, p, status, tlast)
+        XS = _fixed_step(field, stepper, threads, X, t0, h, n, idx, p, status, tlast)
         ts = t0 + idx * h
         nsteps = np.where(status == 0, n, np.rint((tlast - t0) / h).astype(np.int64))
-    _classify(field, X, status, params)
-    xs, losses = _shape_out(XS, LS, batch)
     return FlowResult(
         ts=ts,
-        xs=xs,
-        losses=losses,
-        status=status.reshape(batch),
         t_final=tlast.reshape(batch),
         n_steps=nsteps.reshape(batch),
-        chart=field.chart,
         stepper=stepper,
+        **_records(field, X, XS, status, params, batch),
     )
 
 
@@ -390,8 +386,7 @@ def descend(
             f"`preconditioner` must be a Preconditioner (init, update) pair from riemgrad.preconditioners; "
             f"got {type(pre).__name__}."
         )
-    X, batch = field._points(x0, "x0")
-    X = X.copy()
+    X, batch = field._points(x0, "x0", copy=True)
     B = X.shape[1]
     p = field.param_vector(params)
     if saveat is None:
@@ -405,27 +400,22 @@ def descend(
     if pre.kind == 0 and not backtracking:
         # natural descent is the Euler scheme of the flow with dt = lr: reuse its kernels
         threads = _threads(B, parallel)
-        XS, LS = _fixed_step(field, "euler", threads, X, 0.0, float(lr), int(steps), idx, p, status, klast)
+        XS = _fixed_step(field, "euler", threads, X, 0.0, float(lr), int(steps), idx, p, status, klast)
         klast = np.rint(klast / float(lr))
     elif pre.kind is None:
-        XS, LS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
+        XS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
     else:
         threads = _threads(B, parallel)
         name = "descent_" + DESCENT_KINDS[pre.kind]
         hyper = np.asarray(pre.hyper, dtype=float)
-        XS, LS = _run_chunked(
+        XS = _run_ranges(
             field, name, threads, X, float(lr), float(bool(backtracking)), int(steps), idx, p, hyper, status, klast
         )
-    _classify(field, X, status, params)
-    xs, losses = _shape_out(XS, LS, batch)
     return DescentResult(
         ks=idx,
-        xs=xs,
-        losses=losses,
-        status=status.reshape(batch),
         k_final=klast.astype(np.int64).reshape(batch),
-        chart=field.chart,
         preconditioner=pre.name,
+        **_records(field, X, XS, status, params, batch),
     )
 
 
@@ -440,19 +430,17 @@ def _descend_python(
     backtracking: bool,
     status: np.ndarray,
     klast: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray:
     """The same loop as the compiled kernel, for user-defined (init, update) pairs."""
     x = X.T.copy()  # (B, dim)
     status[:] = np.where(field.chart.in_domain(x), 0, Status.LEFT_DOMAIN)
     state = pre.init(x)
     si = 0
-    XS = np.empty((idx.size, x.shape[1], x.shape[0]))
-    LS = np.empty((idx.size, x.shape[0]))
+    XS = np.empty((idx.size, x.shape[0], x.shape[1]))
 
     def save(si: int) -> int:
         while si < idx.size and idx[si] == k:
-            XS[si] = np.where(status[None, :] == 0, x.T, np.nan)
-            LS[si] = np.where(status == 0, field.loss(x, p), np.nan)
+            XS[si] = np.where(status[:, None] == 0, x, np.nan)
             si += 1
         return si
 
@@ -489,4 +477,4 @@ def _descend_python(
         klast[move] = k
         si = save(si)
     X[:, :] = x.T
-    return XS, LS
+    return XS

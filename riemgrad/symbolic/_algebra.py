@@ -113,7 +113,7 @@ class FieldAlgebra:
         if field.domain not in (sp.ZZ, sp.QQ):
             return None
         n = len(gens_t)
-        dl = elems[len(exprs):]
+        dl = elems[len(exprs) :]
         dgens = [[None if not dl[i * n + k] else dl[i * n + k] for k in range(n)] for i in range(len(coords))]
         alg = cls(coords, field, gens_t, dgens)
         alg._cache = dict(zip(exprs, elems[: len(exprs)]))

@@ -178,9 +178,7 @@ class Chart(Frozen):
         """
         x = np.asarray(points, dtype=float)
         if x.shape[-1:] != (self.dim,):
-            raise ShapeError(
-                f"`points` must have shape (..., {self.dim}) for chart {self.name!r}; got {x.shape}."
-            )
+            raise ShapeError(f"`points` must have shape (..., {self.dim}) for chart {self.name!r}; got {x.shape}.")
         ok = np.all(np.isfinite(x), axis=-1)
         for i, kind in enumerate(self.domain.values()):
             if kind == "positive":
@@ -276,8 +274,7 @@ class ChartMap(Frozen):
     ) -> None:
         if not isinstance(source, Chart) or not isinstance(target, Chart):
             raise CoordinateError(
-                f"`source` and `target` must be Chart objects; got {type(source).__name__} "
-                f"and {type(target).__name__}."
+                f"`source` and `target` must be Chart objects; got {type(source).__name__} and {type(target).__name__}."
             )
         fwd = _expr_tuple(forward, "forward", target.dim, f"target chart {target.name!r}")
         _check_written_in(fwd, source, target, "forward")

@@ -807,4 +807,3 @@ def euclidean_metric(chart: Chart) -> Metric:
     if not isinstance(chart, Chart):
         raise ChartMismatchError(f"`chart` must be a Chart; got {type(chart).__name__}.")
     return Metric(chart, sp.eye(chart.dim))
-
