@@ -17,6 +17,8 @@ W3  The invariance check: W1 at batch 10,000 in all three charts, mapped to the 
 W4  Linear model f = sum_{i<d} theta_i x^i on [0, 1] (uniform measure), target 1 - 2x + 3x^2,
     loss E[(f - f*)^2], function-space metric G = E[phi phi^T] (the Hilbert matrix), RK4,
     T = 1, dt = 1e-3, batch 100, d = 2..32: relative error against theta(t) = (theta0 - beta) e^{-2t} + beta.
+G1  Geodesics on the Poincare half-plane: exp_map of 1,000 random points and velocities against
+    scipy's solve_ivp per point, and distance (log_map by shooting) against the closed form.
 
 Baselines, in the same run:
 - "by hand": sympy.lambdify + NumPy + np.linalg.solve inside a Python RK4 loop (what a user writes);
@@ -530,6 +532,41 @@ def compile_times():
     )
 
 
+def geodesics(B, quick):
+    """G1: exp_map and distance on the Poincare half-plane against scipy and the closed form."""
+    from scipy.integrate import solve_ivp
+
+    x, y = sp.Symbol("x", real=True), sp.Symbol("y", positive=True)
+    H = rg.Metric(rg.Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2))
+    rng = np.random.default_rng(0)
+    a = np.column_stack([rng.uniform(-2, 2, B), rng.uniform(0.3, 3, B)])
+    b = np.column_stack([rng.uniform(-2, 2, B), rng.uniform(0.3, 3, B)])
+    v = rng.normal(size=(B, 2))
+    t0 = time.perf_counter()
+    rg.exp_map(H, a[:2], v[:2])
+    t_first = time.perf_counter() - t0
+    t_exp = best_time(lambda: rg.exp_map(H, a, v), 3)
+    end = rg.exp_map(H, a, v)
+
+    def rhs(t, s):
+        return [s[2], s[3], 2 * s[2] * s[3] / s[1], (s[3] ** 2 - s[2] ** 2) / s[1]]
+
+    n_sc = 20 if quick else 100
+    t0 = time.perf_counter()
+    ref = np.array([solve_ivp(rhs, (0, 1), [*a[i], *v[i]], rtol=1e-10, atol=1e-12).y[:2, -1] for i in range(n_sc)])
+    t_sc = (time.perf_counter() - t0) * B / n_sc
+    t_d = best_time(lambda: rg.distance(H, a, b), 1)
+    closed = np.arccosh(1 + np.sum((a - b) ** 2, axis=1) / (2 * a[:, 1] * b[:, 1]))
+    err = float(np.abs(rg.distance(H, a, b) - closed).max())
+    return (
+        f"### G1: geodesics on the Poincare half-plane, {B:,} points (adaptive dopri5, rtol 1e-10)\n\n"
+        "| | riemgrad | baseline | baseline / riemgrad | accuracy |\n|---|---:|---:|---:|---:|\n"
+        f"| exp_map | {fmt_t(t_exp)} (first call {fmt_t(t_first)}) | scipy solve_ivp per point: {fmt_t(t_sc, True)} "
+        f"| {t_sc / t_exp:,.0f}x | max diff {np.abs(ref - end[:n_sc]).max():.1e} |\n"
+        f"| distance (log_map by shooting) | {fmt_t(t_d)} | closed form arccosh(...) | - | max error {err:.1e} |"
+    )
+
+
 def jax_note():
     try:
         import jax  # noqa: F401
@@ -563,6 +600,7 @@ def main(argv=None):
         lambda: one_thread(fields, hands, 1000 if quick else 10_000, T, dt, 100 if quick else 1000, 0.1),
         lambda: w3(fields, efields, hands, 1000 if quick else 10_000, T, dt),
         lambda: w4((2, 8, 16) if quick else (2, 4, 8, 12, 16, 24, 32), 100, 1.0, 1e-3, quick),
+        lambda: geodesics(200 if quick else 1000, quick),
         jax_note,
         lambda: "`*` timed over fewer steps (or trajectories) and scaled linearly.",
     ]

@@ -20,7 +20,18 @@ Examples
 from . import errors, families, preconditioners, spaces
 from .checks import check_invariance, compare_closed_form
 from .errors import RiemgradError
-from .flows import DescentResult, FlowResult, Status, descend, solve_flow
+from .flows import (
+    DescentResult,
+    FlowResult,
+    GeodesicResult,
+    Status,
+    descend,
+    distance,
+    exp_map,
+    geodesic,
+    log_map,
+    solve_flow,
+)
 from .kernels import FlowField, compile_flow
 from .symbolic import (
     Chart,
@@ -54,6 +65,11 @@ __all__ = [
     "FlowResult",
     "DescentResult",
     "Status",
+    "geodesic",
+    "exp_map",
+    "log_map",
+    "distance",
+    "GeodesicResult",
     "check_invariance",
     "compare_closed_form",
     "preconditioners",

@@ -35,6 +35,7 @@ __all__ = [
     "CompilationError",
     "SolverSettingsError",
     "ArgumentTypeError",
+    "ConvergenceError",
 ]
 
 
@@ -96,3 +97,7 @@ class SolverSettingsError(RiemgradError, ValueError):
 
 class ArgumentTypeError(RiemgradError, TypeError):
     """An argument is not the kind of object expected (e.g. not a FlowField or a Preconditioner)."""
+
+
+class ConvergenceError(RiemgradError, RuntimeError):
+    """An iterative solve did not converge (e.g. shooting for the logarithm map between conjugate points)."""

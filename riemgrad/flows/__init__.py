@@ -3,9 +3,24 @@
 :func:`solve_flow` integrates ``dx/dt = -G^{-1} grad L`` (Euler, Heun, RK4 or
 the adaptive Dormand-Prince 5(4) pair); :func:`descend` runs preconditioned
 descent. Both return time-first arrays and one :class:`Status` per start.
+:func:`geodesic`, :func:`exp_map`, :func:`log_map` and :func:`distance` run
+the geodesic equations on the same compiled steppers.
 """
 
+from .geodesics import GeodesicResult, distance, exp_map, geodesic, log_map
 from .results import DescentResult, FlowResult, Status
 from .solve import STEPPERS, descend, solve_flow
 
-__all__ = ["solve_flow", "descend", "FlowResult", "DescentResult", "Status", "STEPPERS"]
+__all__ = [
+    "solve_flow",
+    "descend",
+    "FlowResult",
+    "DescentResult",
+    "Status",
+    "STEPPERS",
+    "geodesic",
+    "exp_map",
+    "log_map",
+    "distance",
+    "GeodesicResult",
+]

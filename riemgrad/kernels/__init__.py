@@ -7,6 +7,6 @@ processes. Importing this package compiles nothing.
 """
 
 from ._cache import cache_dir
-from .field import FlowField, compile_flow
+from .field import FlowField, compile_flow, geodesic_field
 
-__all__ = ["compile_flow", "FlowField", "cache_dir"]
+__all__ = ["compile_flow", "FlowField", "cache_dir", "geodesic_field"]

@@ -68,8 +68,10 @@ class FlowField(Frozen):
         (strategies ``"exact"`` and ``"symbolic"``), else None.
     strategy : str
         ``"exact"`` (constant metric, solved in rational arithmetic),
-        ``"symbolic"`` (velocity derived and simplified symbolically) or
-        ``"cholesky"`` (an inlined Cholesky solve at every evaluation).
+        ``"symbolic"`` (velocity derived and simplified symbolically),
+        ``"cholesky"`` (an inlined Cholesky solve at every evaluation),
+        ``"qr"`` (least squares through QR of the residuals' Jacobian) or
+        ``"geodesic"`` (the geodesic equations, from :func:`geodesic_field`).
     source : str
         The generated module; its header states the argument order.
     path : pathlib.Path
@@ -960,3 +962,107 @@ def compile_flow(
         path=Path(path),
         _module=module,
     )
+
+
+def geodesic_field(metric: Metric) -> FlowField:
+    """Compiled kernels of the geodesic equations of ``metric``, as a first-order flow.
+
+    The state is ``(x, v)`` on a phase chart with the coordinates of
+    ``metric.chart`` followed by one velocity per coordinate (named ``v_<coordinate>``,
+    real); the field is ``dx/dt = v``, ``dv^k/dt = -Gamma^k_ij v^i v^j`` with the
+    Christoffel symbols of ``metric`` (exact, cached on the metric). Its "loss" is the
+    energy ``g(v, v)``, which is constant along a geodesic, so a result's ``losses``
+    check the integration. The phase chart keeps the domain of ``metric.chart``
+    (``sigma > 0``), so a geodesic that leaves it gets :attr:`Status.LEFT_DOMAIN`.
+    Used by :func:`riemgrad.geodesic`; cached per process and on disk like any field.
+
+    Parameters
+    ----------
+    metric : Metric
+        A metric whose entries involve only the chart's coordinates.
+
+    Returns
+    -------
+    FlowField
+        With ``strategy == "geodesic"``, on a chart of dimension ``2 * metric.dim``.
+
+    Raises
+    ------
+    CoordinateError
+        If the metric's entries involve other symbols.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from riemgrad import Chart, Metric
+    >>> x = sp.Symbol("x", real=True)
+    >>> y = sp.Symbol("y", positive=True)
+    >>> field = geodesic_field(Metric(Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2)))
+    >>> field.chart.coords, field.velocity_expr[2:]
+    ((x, y, v_x, v_y), (2*v_x*v_y/y, (-v_x**2 + v_y**2)/y))
+    >>> field.loss([0.0, 2.0, 1.0, 0.0]).item()   # g(v, v) = |v|^2 / y^2
+    0.25
+    """
+    if not isinstance(metric, Metric):
+        raise ChartMismatchError(
+            f"`metric` must be a riemgrad Metric; got {type(metric).__name__}. Wrap the matrix: Metric(chart, matrix)."
+        )
+    cached = _GEODESIC_FIELDS.get(id(metric))
+    if cached is not None and cached[0] is metric:
+        return cached[1]
+    chart = metric.chart
+    G = metric.matrix
+    extra = _free_params(list(G), chart)
+    if extra:
+        raise CoordinateError(
+            f"The metric on chart {chart.name!r} uses the symbols {sorted(map(str, extra))}, which are not "
+            f"coordinates {tuple(map(str, chart.coords))}; substitute values for them (metric.subs(...)) "
+            "before computing geodesics."
+        )
+    n = chart.dim
+    taken = {s.name for s in chart.coords}
+    vel = []
+    for c in chart.coords:
+        name = f"v_{c.name}"
+        while name in taken:
+            name = "_" + name
+        taken.add(name)
+        vel.append(sp.Symbol(name, real=True))
+    phase = Chart(f"{chart.name}_tangent", tuple(chart.coords) + tuple(vel))
+    energy = sp.Add(*[G[i, j] * vel[i] * vel[j] for i in range(n) for j in range(n) if G[i, j] != 0])
+    eye = sp.ImmutableMatrix(sp.eye(2 * n))
+    key = derivation_key(chart.name, sp.srepr(chart.coords), sp.srepr(G), "geodesic")
+    stored = load_derivation(key)
+    if stored is not None:
+        source = stored["source_text"]
+        velocity = [sp.sympify(v) for v in stored["velocity"]]
+    else:
+        gamma = metric.christoffel().components
+        acc = []
+        for k in range(n):
+            terms = [gamma[k, i, j] * vel[i] * vel[j] for i in range(n) for j in range(n) if gamma[k, i, j] != 0]
+            acc.append(simplify_expr(-sp.Add(*terms)))
+        velocity = list(vel) + acc
+        grad = [sp.diff(energy, s) for s in phase.coords]
+        source = generate_source(phase, (), energy, grad, eye, velocity, None)
+    module, path = load_source(source)
+    if stored is None:
+        derivation = {"strategy": "geodesic", "velocity": [sp.srepr(v) for v in velocity], "source": path.name}
+        store_derivation(key, derivation)
+    field = FlowField(
+        chart=phase,
+        params=(),
+        loss_expr=energy,
+        riemannian_metric=Metric(phase, eye),
+        velocity_expr=tuple(velocity),
+        strategy="geodesic",
+        source=source,
+        path=Path(path),
+        _module=module,
+    )
+    _GEODESIC_FIELDS[id(metric)] = (metric, field)
+    return field
+
+
+#: Geodesic fields built in this process, by metric (the metric is kept so its id stays unique).
+_GEODESIC_FIELDS: dict[int, tuple[Metric, FlowField]] = {}

@@ -1,0 +1,421 @@
+"""Geodesics, the exponential and logarithm maps, and Riemannian distance, batched and compiled.
+
+A geodesic is the flow of the geodesic equations ``x' = v``,
+``v^k' = -Gamma^k_ij v^i v^j`` on the tangent bundle; it runs on the same
+compiled steppers as gradient flows (:func:`riemgrad.kernels.geodesic_field`).
+:func:`log_map` shoots: Newton's method on ``v -> exp_x(v) - y`` with a
+Jacobian from central differences, all shots of one iteration in one batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArgumentTypeError, ConvergenceError, ShapeError, SolverSettingsError
+from ..kernels.field import geodesic_field
+from ..symbolic import Chart, Metric
+from .results import Status, _summary
+from .solve import solve_flow
+
+__all__ = ["geodesic", "exp_map", "log_map", "distance", "GeodesicResult"]
+
+
+@dataclass(frozen=True)
+class GeodesicResult:
+    """Geodesics from many starting points, time-first.
+
+    Attributes
+    ----------
+    ts : numpy.ndarray, shape (n_t,)
+        The recorded times.
+    xs : numpy.ndarray, shape (n_t,) + x0.shape
+        Positions at ``ts``; NaN after a geodesic left the chart.
+    vs : numpy.ndarray, shape (n_t,) + x0.shape
+        Velocities (tangent vectors, chart components) at ``ts``.
+    energies : numpy.ndarray, shape (n_t,) + batch shape
+        ``g(v, v)`` at each record: constant along a geodesic, so its drift
+        measures the integration error.
+    status : numpy.ndarray of int, batch shape
+        One :class:`Status` per start (``LEFT_DOMAIN`` when the geodesic leaves
+        the chart, e.g. reaches ``sigma <= 0`` under an incomplete metric).
+    chart : Chart
+        The chart of ``xs`` and ``vs``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from riemgrad import Chart, Metric, geodesic
+    >>> x = sp.Symbol("x", real=True)
+    >>> y = sp.Symbol("y", positive=True)
+    >>> half_plane = Metric(Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2))
+    >>> res = geodesic(half_plane, [0.0, 1.0], [0.0, 1.0], (0.0, 2.0))
+    >>> round(float(res.xs[-1, 1]), 9), res.summary()   # y(t) = e^t on the vertical line
+    (7.389056099, {'SUCCESS': 1})
+    """
+
+    ts: np.ndarray
+    xs: np.ndarray
+    vs: np.ndarray
+    energies: np.ndarray
+    status: np.ndarray
+    chart: Chart
+
+    def summary(self) -> dict[str, int]:
+        """How many geodesics ended in each status, e.g. ``{'SUCCESS': 9, 'LEFT_DOMAIN': 1}``."""
+        return _summary(self.status)
+
+
+def _pair(metric: Any, x: Any, v: Any, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Check two point-shaped arguments: ``(batch, dim)`` float arrays and the batch shape."""
+    if not isinstance(metric, Metric):
+        raise ArgumentTypeError(
+            f"`metric` must be a riemgrad Metric; got {type(metric).__name__}. Wrap the matrix: Metric(chart, matrix)."
+        )
+    n = metric.dim
+    arrs = []
+    for val, name in zip((x, v), names):
+        try:
+            a = np.asarray(val, dtype=float)
+        except (TypeError, ValueError):
+            raise ShapeError(
+                f"`{name}` must be an array of numbers of shape ({n},) or (batch, {n}); got {val!r}."
+            ) from None
+        if a.ndim not in (1, 2) or a.shape[-1] != n:
+            raise ShapeError(
+                f"`{name}` must have shape ({n},) or (batch, {n}) for chart {metric.chart.name!r} "
+                f"{metric.chart.coords}; got {a.shape}."
+            )
+        arrs.append(a)
+    if arrs[0].shape != arrs[1].shape:
+        raise ShapeError(
+            f"`{names[0]}` and `{names[1]}` must have the same shape (one {names[1]} per {names[0]}); "
+            f"got {arrs[0].shape} and {arrs[1].shape}. Repeat a single point with np.broadcast_to if needed."
+        )
+    batch = arrs[0].shape[:-1]
+    return arrs[0].reshape(-1, n), arrs[1].reshape(-1, n), batch
+
+
+def geodesic(
+    metric: Metric,
+    x0: Any,
+    v0: Any,
+    t_span: tuple[float, float] = (0.0, 1.0),
+    *,
+    stepper: str = "dopri5",
+    dt: float | None = None,
+    saveat: Sequence[float] | None = None,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    parallel: Any = "auto",
+) -> GeodesicResult:
+    """Integrate the geodesics through ``x0`` with initial velocities ``v0``.
+
+    Parameters
+    ----------
+    metric : Metric
+        The metric; its entries may involve only the chart's coordinates.
+    x0, v0 : array_like, shape (dim,) or (batch, dim)
+        Starting points and their initial velocities (chart components), same shape.
+    t_span : (float, float)
+        Start and end time; a geodesic with ``|v0| = 1`` is parameterized by arc length.
+    stepper : {"dopri5", "rk4", "heun", "euler"}
+        The adaptive Dormand-Prince 5(4) pair (default) or a fixed-step stepper with ``dt``.
+    dt : float, optional
+        The step of a fixed-step stepper; the first trial step of ``"dopri5"``.
+    saveat : sequence of float, optional
+        Times to record; default the start and the end.
+    rtol, atol : float
+        Tolerances of ``"dopri5"``.
+    parallel : "auto" or bool
+        As in :func:`riemgrad.solve_flow`.
+
+    Returns
+    -------
+    GeodesicResult
+
+    Raises
+    ------
+    ShapeError
+        If ``x0`` and ``v0`` differ in shape or do not match the chart's dimension.
+    CoordinateError
+        If the metric involves symbols other than the chart's coordinates.
+    SolverSettingsError
+        If ``t_span``, ``stepper``, ``dt`` or ``saveat`` is invalid.
+
+    Examples
+    --------
+    Along the equator of the unit sphere, the geodesic with unit speed is ``phi = phi0 + t``:
+
+    >>> import numpy as np, sympy as sp
+    >>> from riemgrad import Chart, Metric, geodesic
+    >>> th, ph = sp.symbols("theta phi", real=True)
+    >>> sphere = Metric(Chart("angles", (th, ph)), sp.diag(1, sp.sin(th) ** 2))
+    >>> res = geodesic(sphere, [np.pi / 2, 0.0], [0.0, 1.0], (0.0, 1.5))
+    >>> np.allclose(res.xs[-1], [np.pi / 2, 1.5]), np.allclose(res.energies, 1.0)
+    (True, True)
+    """
+    X, V, batch = _pair(metric, x0, v0, ("x0", "v0"))
+    field = geodesic_field(metric)
+    res = solve_flow(
+        field,
+        np.concatenate([X, V], axis=1),
+        t_span,
+        stepper=stepper,
+        dt=dt,
+        saveat=saveat,
+        rtol=rtol,
+        atol=atol,
+        parallel=parallel,
+    )
+    n = metric.dim
+    states = res.xs.reshape(res.ts.size, -1, 2 * n)
+    shape = (res.ts.size,) + batch + (n,)
+    return GeodesicResult(
+        ts=res.ts,
+        xs=states[..., :n].reshape(shape),
+        vs=states[..., n:].reshape(shape),
+        energies=res.losses.reshape((res.ts.size,) + batch),
+        status=res.status.reshape(batch),
+        chart=metric.chart,
+    )
+
+
+def exp_map(metric: Metric, x: Any, v: Any, *, rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
+    """The exponential map: the point at time 1 of the geodesic through ``x`` with velocity ``v``.
+
+    Parameters
+    ----------
+    metric : Metric
+    x, v : array_like, shape (dim,) or (batch, dim)
+        Base points and tangent vectors (chart components), same shape.
+    rtol, atol : float
+        Tolerances of the adaptive integration.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shaped like ``x``; rows whose geodesic left the chart before time 1 are NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, sympy as sp
+    >>> from riemgrad import Chart, Metric, exp_map
+    >>> x = sp.Symbol("x", real=True)
+    >>> y = sp.Symbol("y", positive=True)
+    >>> half_plane = Metric(Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2))
+    >>> np.round(exp_map(half_plane, [[0.0, 1.0], [3.0, 2.0]], [[0.0, 1.0], [0.0, -2.0]]), 8).tolist()
+    [[0.0, 2.71828183], [3.0, 0.73575888]]
+    """
+    res = geodesic(metric, x, v, (0.0, 1.0), rtol=rtol, atol=atol)
+    return res.xs[-1]
+
+
+def _shoot(metric: Metric, A: np.ndarray, V: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    res = geodesic(metric, A, V, (0.0, 1.0), rtol=rtol, atol=rtol * 1e-2)
+    return res.xs[-1], res.status
+
+
+def log_map(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9, max_iter: int = 50) -> np.ndarray:
+    """The logarithm map: the velocity ``v`` at ``x`` with ``exp_map(metric, x, v) == y``.
+
+    Found by shooting: Newton's method on ``v -> exp_x(v) - y`` from ``v = y - x``
+    (the chart difference), with the Jacobian of the exponential map by central
+    differences (all shots of an iteration integrated as one batch) and a
+    step halved until the miss shrinks. Pairs that fail are retried by
+    continuation along the chart segment from ``x`` to ``y`` (4, then 16
+    intermediate targets). The answer is the geodesic the
+    iteration reaches; it is the minimizing one when ``y`` lies within the
+    injectivity radius of ``x`` and the start is close enough, as for nearby
+    points.
+
+    Parameters
+    ----------
+    metric : Metric
+    x, y : array_like, shape (dim,) or (batch, dim)
+        Base points and targets, same shape.
+    tol : float
+        Convergence when ``|exp_x(v) - y| <= tol * (1 + |y|)`` (chart components).
+    max_iter : int
+        Newton iterations at most.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shaped like ``x``.
+
+    Raises
+    ------
+    ConvergenceError
+        If the iteration does not converge for some pair, or the exponential map
+        is singular at the answer (conjugate points such as antipodes on a sphere,
+        where the geodesic is not unique); the message names the pair.
+
+    Examples
+    --------
+    >>> import numpy as np, sympy as sp
+    >>> from riemgrad import Chart, Metric, exp_map, log_map
+    >>> x = sp.Symbol("x", real=True)
+    >>> y = sp.Symbol("y", positive=True)
+    >>> half_plane = Metric(Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2))
+    >>> v = log_map(half_plane, [0.0, 1.0], [1.0, 1.0])
+    >>> np.allclose(exp_map(half_plane, [0.0, 1.0], v), [1.0, 1.0])
+    True
+    """
+    A, B, batch = _pair(metric, x, y, ("x", "y"))
+    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+        raise SolverSettingsError(f"`tol` must be a positive number; got {tol!r}.")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise SolverSettingsError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
+    m, n = A.shape
+    V, reason = _newton(metric, A, B, B - A, tol, max_iter)
+    # far or strongly curved pairs: continuation along the chart segment a -> b, in 4 then 16 stages,
+    # each stage's answer scaled up as the next one's first guess
+    for stages in (4, 16):
+        retry = np.flatnonzero((reason != "ok") & (reason != _CONJUGATE))
+        if retry.size == 0:
+            break
+        Ar, Br = A[retry], B[retry]
+        Vr = np.zeros_like(Ar)
+        alive = np.ones(retry.size, bool)
+        for k in range(1, stages + 1):
+            live = np.flatnonzero(alive)
+            target = Ar[live] + (k / stages) * (Br[live] - Ar[live])
+            guess = (target - Ar[live]) if k == 1 else Vr[live] * (k / (k - 1))
+            Vk, rk = _newton(metric, Ar[live], target, guess, tol, max_iter)
+            Vr[live] = Vk
+            alive[live[rk != "ok"]] = False
+            if k == stages:
+                reason[retry[live]] = rk
+        reason[retry[~alive]] = np.where(reason[retry[~alive]] == "ok", "", reason[retry[~alive]])
+        V[retry[alive]] = Vr[alive]
+    bad = np.flatnonzero(reason != "ok")
+    if bad.size:
+        i = bad[0]
+        why = reason[i] or f"no convergence in {max_iter} iterations"
+        raise ConvergenceError(
+            f"log_map: shooting from x = {A[i].tolist()} to y = {B[i].tolist()} failed: {why} "
+            f"({bad.size} of {m} pairs failed). Points closer together, or within the injectivity radius, "
+            "have a unique minimizing geodesic; or raise `max_iter`."
+        )
+    return V.reshape(batch + (n,))
+
+
+_CONJUGATE = (
+    "the exponential map is singular there (conjugate points: the geodesic to y is not unique, e.g. antipodes on "
+    "a sphere)"
+)
+
+
+def _newton(
+    metric: Metric, A: np.ndarray, B: np.ndarray, V0: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Damped Newton on ``v -> exp_a(v) - b`` for every pair at once; the velocities and, per pair,
+    "ok" or why it failed."""
+    m, n = A.shape
+    rt = min(1e-12, tol * 1e-3)  # central differences of step 1e-4: Jacobian errors ~1e-8
+    V = np.array(V0, dtype=float)
+    scale = tol * (1.0 + np.linalg.norm(B, axis=1))
+    todo = np.ones(m, bool)
+    reason = np.array([""] * m, dtype=object)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(todo)
+        if idx.size == 0:
+            break
+        Vi, Ai = V[idx], A[idx]
+        h = 1e-4 * (1.0 + np.linalg.norm(Vi, axis=1))
+        # one batch: the shot itself and 2n perturbed shots for the Jacobian
+        shots = [Vi]
+        for k in range(n):
+            e = np.zeros(n)
+            e[k] = 1.0
+            shots += [Vi + h[:, None] * e, Vi - h[:, None] * e]
+        P, st = _shoot(metric, np.tile(Ai, (2 * n + 1, 1)), np.concatenate(shots), rt)
+        P = P.reshape(2 * n + 1, idx.size, n)
+        st = st.reshape(2 * n + 1, idx.size)
+        F = P[0] - B[idx]
+        err = np.linalg.norm(F, axis=1)
+        done = (st[0] == Status.SUCCESS) & (err <= scale[idx])
+        J = np.stack([(P[1 + 2 * k] - P[2 + 2 * k]) / (2 * h[:, None]) for k in range(n)], axis=2)
+        left = st[0] != Status.SUCCESS
+        rough = ~left & (np.any(st[1:] != Status.SUCCESS, axis=0) | ~np.isfinite(J).all(axis=(1, 2)))
+        sv = np.linalg.svd(np.where(np.isfinite(J), J, 0.0), compute_uv=False)
+        ratio = sv[:, -1] / np.maximum(sv[:, 0], 1e-300)
+        # conjugate points: singular at the answer (the Jacobian is accurate to ~1e-8, see `h` and `rt`);
+        # on the way, only a numerically singular Jacobian stops the iteration
+        singular = ~left & ~rough & ((done & (ratio <= 1e-6)) | (ratio <= 1e-14))
+        for r in np.flatnonzero(left):
+            reason[idx[r]] = f"the geodesic left the chart ({Status(int(st[0, r])).name})"
+        reason[idx[rough]] = "the exponential map could not be differentiated there"
+        reason[idx[singular]] = _CONJUGATE
+        ok = ~left & ~rough & ~singular
+        reason[idx[ok & done]] = "ok"
+        todo[idx[~ok | done]] = False
+        go = np.flatnonzero(ok & ~done)
+        if go.size == 0:
+            continue
+        # damped Newton, all pairs at once: halve a pair's step until its miss shrinks
+        step = np.linalg.solve(J[go], -F[go][..., None])[..., 0]
+        lam = np.ones(go.size)
+        pending = np.arange(go.size)
+        for _ in range(30):
+            trial = Vi[go[pending]] + lam[pending, None] * step[pending]
+            Pn, sn = _shoot(metric, Ai[go[pending]], trial, rt)
+            better = (sn == Status.SUCCESS) & (np.linalg.norm(Pn - B[idx[go[pending]]], axis=1) < err[go[pending]])
+            V[idx[go[pending[better]]]] = trial[better]
+            pending = pending[~better]
+            if pending.size == 0:
+                break
+            lam[pending] /= 2
+        stuck = idx[go[pending]]
+        reason[stuck] = "Newton's method made no progress"
+        todo[stuck] = False
+    return V, reason
+
+
+def distance(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9) -> Any:
+    """Riemannian distance: the length ``sqrt(g_x(v, v))`` of ``v = log_map(metric, x, y)``.
+
+    This is the distance when the geodesic found is minimizing (``y`` within
+    the injectivity radius of ``x``, as for nearby points; see :func:`log_map`).
+
+    Parameters
+    ----------
+    metric : Metric
+    x, y : array_like, shape (dim,) or (batch, dim)
+    tol : float
+        Passed to :func:`log_map`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A float for single points, an array of shape ``(batch,)`` for batches.
+
+    Raises
+    ------
+    ConvergenceError
+        As :func:`log_map`.
+
+    Examples
+    --------
+    The Fisher-Rao distance between N(0, 1) and N(1, 1) is
+    ``sqrt(2) arccosh(1 + 1 / 4)``:
+
+    >>> import numpy as np, sympy as sp
+    >>> from riemgrad import Chart, Metric, distance
+    >>> mu = sp.Symbol("mu", real=True)
+    >>> sigma = sp.Symbol("sigma", positive=True)
+    >>> fisher = Metric(Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
+    >>> d = distance(fisher, [0.0, 1.0], [1.0, 1.0])
+    >>> round(d, 9), round(float(np.sqrt(2) * np.arccosh(1.25)), 9)
+    (0.980258143, 0.980258143)
+    """
+    V = log_map(metric, x, y, tol=tol)
+    A, Vf, batch = _pair(metric, x, V, ("x", "v"))
+    e = geodesic_field(metric).loss(np.concatenate([A, Vf], axis=1))
+    d = np.sqrt(np.maximum(e, 0.0))
+    return float(d[0]) if batch == () else d.reshape(batch)
