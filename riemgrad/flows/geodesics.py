@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentTypeError, ConvergenceError, ShapeError, SolverSettingsError
-from ..kernels.field import geodesic_field
+from ..errors import ConvergenceError, ShapeError, SolverSettingsError
+from ..kernels.field import geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from .results import Status, _summary
 from .solve import solve_flow
@@ -72,10 +72,7 @@ class GeodesicResult:
 
 def _pair(metric: Any, x: Any, v: Any, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """Check two point-shaped arguments: ``(batch, dim)`` float arrays and the batch shape."""
-    if not isinstance(metric, Metric):
-        raise ArgumentTypeError(
-            f"`metric` must be a riemgrad Metric; got {type(metric).__name__}. Wrap the matrix: Metric(chart, matrix)."
-        )
+    require_metric(metric)
     n = metric.dim
     arrs = []
     for val, name in zip((x, v), names):
@@ -216,8 +213,16 @@ def exp_map(metric: Metric, x: Any, v: Any, *, rtol: float = 1e-10, atol: float 
 
 
 def _shoot(metric: Metric, A: np.ndarray, V: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray]:
-    res = geodesic(metric, A, V, (0.0, 1.0), rtol=rtol, atol=rtol * 1e-2)
-    return res.xs[-1], res.status
+    """End points at t = 1 and statuses of the geodesics from the rows of A with velocities V."""
+    res = solve_flow(
+        geodesic_field(metric),
+        np.concatenate([A, V], axis=1),
+        (0.0, 1.0),
+        stepper="dopri5",
+        rtol=rtol,
+        atol=rtol * 1e-2,
+    )
+    return res.xs[-1][:, : metric.dim], res.status
 
 
 def log_map(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9, max_iter: int = 50) -> np.ndarray:

@@ -229,6 +229,14 @@ class FlowField(Frozen):
 
 
 # ---------------------------------------------------------------- derivation
+def require_metric(metric: Any) -> None:
+    """Raise :class:`ChartMismatchError` unless ``metric`` is a :class:`Metric` (shared check)."""
+    if not isinstance(metric, Metric):
+        raise ChartMismatchError(
+            f"`metric` must be a riemgrad Metric; got {type(metric).__name__}. Wrap the matrix: Metric(chart, matrix)."
+        )
+
+
 def _free_params(exprs: Sequence[sp.Expr], chart: Chart) -> set[sp.Symbol]:
     free: set[sp.Symbol] = set()
     for e in exprs:
@@ -880,10 +888,7 @@ def compile_flow(
     >>> field.strategy, field.velocity_expr
     ('exact', (2 - 2*a, -2*b))
     """
-    if not isinstance(metric, Metric):
-        raise ChartMismatchError(
-            f"`metric` must be a riemgrad Metric; got {type(metric).__name__}. Wrap the matrix: Metric(chart, matrix)."
-        )
+    require_metric(metric)
     chart = metric.chart
     loss = as_expr(loss, "loss")
     if isinstance(params, sp.Symbol):
@@ -1003,10 +1008,7 @@ def geodesic_field(metric: Metric) -> FlowField:
     >>> field.loss([0.0, 2.0, 1.0, 0.0]).item()   # g(v, v) = |v|^2 / y^2
     0.25
     """
-    if not isinstance(metric, Metric):
-        raise ChartMismatchError(
-            f"`metric` must be a riemgrad Metric; got {type(metric).__name__}. Wrap the matrix: Metric(chart, matrix)."
-        )
+    require_metric(metric)
     cached = _GEODESIC_FIELDS.get(id(metric))
     if cached is not None and cached[0] is metric:
         return cached[1]
