@@ -293,3 +293,26 @@ def test_qr_validates_residuals():
         compile_flow(metric, loss, strategy="qr")
     with pytest.raises(ValueError, match="`residuals` go with strategy='qr'"):
         compile_flow(metric, loss, strategy="cholesky", residuals=res)
+
+
+def test_warm_up_compiles_what_the_solvers_use(gaussian):
+    from riemgrad import descend, solve_flow
+    from riemgrad.errors import SolverSettingsError
+    from riemgrad.preconditioners import adam
+
+    assert gaussian.warm_up(["rk4", "euler", "dopri5", "adam"]) >= 0.0
+    names = ["_rk4_scalar", "_rk4_range", "_euler_range", "_dopri_range", "_descent_adam_range", "_vel_batch"]
+    before = {k: len(gaussian._kernel(k).signatures) for k in names}
+    assert all(v == 1 for v in before.values())
+    x0 = np.array([[0.0, 1.0], [1.0, 2.0]])
+    big = np.tile(x0, (300, 1))
+    solve_flow(gaussian, x0[0], (0.0, 0.1), dt=1e-2)
+    solve_flow(gaussian, big, (0.0, 0.1), dt=1e-2)
+    solve_flow(gaussian, big, (0.0, 0.1), stepper="dopri5")
+    descend(gaussian, big, lr=0.1, steps=3)
+    descend(gaussian, big, lr=0.1, steps=3, preconditioner=adam())
+    gaussian.velocity(big)
+    # the solvers found every kernel compiled for their argument types: nothing new was compiled
+    assert {k: len(gaussian._kernel(k).signatures) for k in names} == before
+    with pytest.raises(SolverSettingsError, match="steppers"):
+        gaussian.warm_up(["rk5"])

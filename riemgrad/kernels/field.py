@@ -227,6 +227,74 @@ class FlowField(Frozen):
         out[:, status != 0] = np.nan
         return out.T.reshape(batch + (self.dim,))
 
+    def warm_up(self, steppers: Sequence[str] = ("rk4",)) -> float:
+        """Compile now (or load from the disk cache) what runs with these steppers; the seconds it took.
+
+        Kernels are otherwise compiled on first use, inside the first
+        :func:`~riemgrad.solve_flow` or :func:`~riemgrad.descend` call. This
+        compiles, with the argument types those calls use, the numeric methods
+        (``loss``, ``gradient``, ``metric``, ``velocity``) and for each stepper
+        both batch layouts (one trajectory at a time for small batches,
+        chunks for large ones), so later timings measure running only.
+
+        Parameters
+        ----------
+        steppers : sequence of str
+            Any of ``"euler"``, ``"heun"``, ``"rk4"``, ``"dopri5"`` (flows; natural
+            descent runs on ``"euler"``) and ``"identity"``, ``"rmsprop"``,
+            ``"adam"`` (the other descent preconditioners).
+
+        Returns
+        -------
+        float
+            Wall time in seconds (compilation, or loading machine code from disk).
+
+        Raises
+        ------
+        SolverSettingsError
+            If a stepper name is unknown.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> from riemgrad import Chart, compile_flow, euclidean_metric
+        >>> x = sp.Symbol("x", real=True)
+        >>> field = compile_flow(euclidean_metric(Chart("line", (x,))), x**2 / 2)
+        >>> field.warm_up(["euler"]) >= 0.0
+        True
+        """
+        import time
+
+        from ._template import DESCENT_KINDS
+
+        fixed, descents = tuple(_BUTCHER), tuple(k for k in DESCENT_KINDS if k != "natural")
+        known = fixed + ("dopri5",) + descents
+        steppers = [steppers] if isinstance(steppers, str) else list(steppers)
+        for s in steppers:
+            if s not in known:
+                raise SolverSettingsError(f"`steppers` must name steppers among {list(known)}; got {s!r}.")
+        t0 = time.perf_counter()
+        n = self.dim
+        x = np.zeros((1, n))
+        for method in (self.loss, self.gradient, self.metric, self.velocity):
+            method(x, np.zeros(len(self.params)))
+        # dummy states, typed exactly as riemgrad.flows passes them (a zero state is simply rejected)
+        X = np.zeros((n, 1))
+        idx = np.zeros(1, np.int64)
+        p, hyper = np.zeros(max(1, len(self.params))), np.zeros(3)
+        XS, status, tlast = np.empty((1, 1, n)), np.zeros(1, np.int64), np.zeros(1)
+        for s in steppers:
+            if s in fixed:
+                if n <= SCALAR_MAX_DIM:
+                    self._call(f"_{s}_scalar", X, 0.0, 1.0, 1, idx, p, hyper, XS, status, tlast)
+                self._call(f"_{s}_range", X, 0, 1, 0.0, 1.0, 1, idx, p, hyper, XS, status, tlast)
+            elif s == "dopri5":
+                save_t = np.zeros(1)
+                self._call("_dopri_range", X, 0, 1, 0.0, 1.0, 0.1, 1e-8, 1e-10, 1, save_t, p, XS, status, tlast, idx)
+            else:
+                self._call(f"_descent_{s}_range", X, 0, 1, 1.0, 0.0, 1, idx, p, hyper, XS, status, tlast)
+        return time.perf_counter() - t0
+
 
 # ---------------------------------------------------------------- derivation
 def require_metric(metric: Any) -> None:
