@@ -117,9 +117,10 @@ def _map(fn: Any, items: Any, threads: int, warm: bool = False) -> None:
 
 def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) -> None:
     """Turn NONFINITE into SINGULAR_METRIC where the metric at the last valid point is singular."""
-    if not (status == Status.NONFINITE).any():
+    nonfinite = status == Status.NONFINITE
+    if not nonfinite.any():
         return
-    bad = np.flatnonzero((status == Status.NONFINITE) & np.all(np.isfinite(X), axis=0))
+    bad = np.flatnonzero(nonfinite & np.all(np.isfinite(X), axis=0))
     if bad.size == 0:
         return
     G = field.metric(X[:, bad].T, params)
