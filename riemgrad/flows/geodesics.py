@@ -3,8 +3,8 @@
 A geodesic is the flow of the geodesic equations ``x' = v``,
 ``v^k' = -Gamma^k_ij v^i v^j`` on the tangent bundle; it runs on the same
 compiled steppers as gradient flows (:func:`riemgrad.kernels.geodesic_field`).
-:func:`log_map` shoots: Newton's method on ``v -> exp_x(v) - y`` with a
-Jacobian from central differences, all shots of one iteration in one batch.
+:func:`log_map` shoots: Newton's method on ``v -> exp_x(v) - y`` with the Jacobian
+from the variational equations, all shots of one iteration in one batch.
 """
 
 from __future__ import annotations
@@ -212,26 +212,25 @@ def exp_map(metric: Metric, x: Any, v: Any, *, rtol: float = 1e-10, atol: float 
     return res.xs[-1]
 
 
-def _shoot(metric: Metric, A: np.ndarray, V: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray]:
-    """End points at t = 1 and statuses of the geodesics from the rows of A with velocities V."""
-    res = solve_flow(
-        geodesic_field(metric),
-        np.concatenate([A, V], axis=1),
-        (0.0, 1.0),
-        stepper="dopri5",
-        rtol=rtol,
-        atol=rtol * 1e-2,
-    )
-    return res.xs[-1][:, : metric.dim], res.status
+def _shoot(metric: Metric, A: np.ndarray, V: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """End points at t = 1 of the geodesics from the rows of A with velocities V, their Jacobians
+    d x(1) / d v (integrated along, from the variational equations) and the statuses."""
+    n = metric.dim
+    eye = np.broadcast_to(np.eye(n).reshape(1, -1), (A.shape[0], n * n))
+    state = np.concatenate([A, V, np.zeros((A.shape[0], n * n)), eye], axis=1)
+    field = geodesic_field(metric, variational=True)
+    res = solve_flow(field, state, (0.0, 1.0), stepper="dopri5", rtol=rtol, atol=rtol * 1e-2)
+    end = res.xs[-1]
+    return end[:, :n], end[:, 2 * n : 2 * n + n * n].reshape(-1, n, n), res.status
 
 
 def log_map(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9, max_iter: int = 50) -> np.ndarray:
     """The logarithm map: the velocity ``v`` at ``x`` with ``exp_map(metric, x, v) == y``.
 
     Found by shooting: Newton's method on ``v -> exp_x(v) - y`` from ``v = y - x``
-    (the chart difference), with the Jacobian of the exponential map by central
-    differences (all shots of an iteration integrated as one batch) and a
-    step halved until the miss shrinks. Pairs that fail are retried by
+    (the chart difference), with the Jacobian of the exponential map integrated
+    along each shot (the variational equations; all shots of an iteration in
+    one batch) and a step halved until the miss shrinks. Pairs that fail are retried by
     continuation along the chart segment from ``x`` to ``y`` (4, then 16
     intermediate targets). The answer is the geodesic the
     iteration reaches; it is the minimizing one when ``y`` lies within the
@@ -322,7 +321,7 @@ def _newton(
     """Damped Newton on ``v -> exp_a(v) - b`` for every pair at once; the velocities and, per pair,
     "ok" or why it failed."""
     m, n = A.shape
-    rt = min(1e-12, tol * 1e-3)  # central differences of step 1e-4: Jacobian errors ~1e-8
+    rt = min(1e-11, tol * 1e-2)
     V = np.array(V0, dtype=float)
     scale = tol * (1.0 + np.linalg.norm(B, axis=1))
     todo = np.ones(m, bool)
@@ -332,32 +331,25 @@ def _newton(
         if idx.size == 0:
             break
         Vi, Ai = V[idx], A[idx]
-        h = 1e-4 * (1.0 + np.linalg.norm(Vi, axis=1))
-        # one batch: the shot itself and 2n perturbed shots for the Jacobian
-        shots = [Vi]
-        for k in range(n):
-            e = np.zeros(n)
-            e[k] = 1.0
-            shots += [Vi + h[:, None] * e, Vi - h[:, None] * e]
-        P, st = _shoot(metric, np.tile(Ai, (2 * n + 1, 1)), np.concatenate(shots), rt)
-        P = P.reshape(2 * n + 1, idx.size, n)
-        st = st.reshape(2 * n + 1, idx.size)
-        F = P[0] - B[idx]
+        # one batch: every shot with its Jacobian d exp / d v (the variational equations)
+        P, J, st = _shoot(metric, Ai, Vi, rt)
+        F = P - B[idx]
         err = np.linalg.norm(F, axis=1)
-        done = (st[0] == Status.SUCCESS) & (err <= scale[idx])
-        J = np.stack([(P[1 + 2 * k] - P[2 + 2 * k]) / (2 * h[:, None]) for k in range(n)], axis=2)
-        left = st[0] != Status.SUCCESS
-        rough = ~left & (np.any(st[1:] != Status.SUCCESS, axis=0) | ~np.isfinite(J).all(axis=(1, 2)))
+        done = (st == Status.SUCCESS) & (err <= scale[idx])
+        left = st != Status.SUCCESS
+        rough = ~left & ~np.isfinite(J).all(axis=(1, 2))
         sv = np.linalg.svd(np.where(np.isfinite(J), J, 0.0), compute_uv=False)
         ratio = sv[:, -1] / np.maximum(sv[:, 0], 1e-300)
-        # conjugate points: singular at the answer (the Jacobian is accurate to ~1e-8, see `h` and `rt`);
+        # conjugate points: singular at the answer (the Jacobian is integrated to ~rt);
         # on the way, only a numerically singular Jacobian stops the iteration
-        singular = ~left & ~rough & ((done & (ratio <= 1e-6)) | (ratio <= 1e-14))
+        conjugate = ~left & ~rough & done & (ratio <= 1e-6)
+        singular = ~left & ~rough & ~conjugate & (ratio <= 1e-14)
         for r in np.flatnonzero(left):
-            reason[idx[r]] = f"the geodesic left the chart ({Status(int(st[0, r])).name})"
+            reason[idx[r]] = f"the geodesic left the chart ({Status(int(st[r])).name})"
         reason[idx[rough]] = "the exponential map could not be differentiated there"
-        reason[idx[singular]] = _CONJUGATE
-        ok = ~left & ~rough & ~singular
+        reason[idx[conjugate]] = _CONJUGATE
+        reason[idx[singular]] = "the exponential map is numerically singular on the way (a very long shot)"
+        ok = ~left & ~rough & ~singular & ~conjugate
         reason[idx[ok & done]] = "ok"
         todo[idx[~ok | done]] = False
         go = np.flatnonzero(ok & ~done)
@@ -369,7 +361,7 @@ def _newton(
         pending = np.arange(go.size)
         for _ in range(30):
             trial = Vi[go[pending]] + lam[pending, None] * step[pending]
-            Pn, sn = _shoot(metric, Ai[go[pending]], trial, rt)
+            Pn, _, sn = _shoot(metric, Ai[go[pending]], trial, rt)
             better = (sn == Status.SUCCESS) & (np.linalg.norm(Pn - B[idx[go[pending]]], axis=1) < err[go[pending]])
             V[idx[go[pending[better]]]] = trial[better]
             pending = pending[~better]

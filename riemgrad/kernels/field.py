@@ -1037,7 +1037,7 @@ def compile_flow(
     )
 
 
-def geodesic_field(metric: Metric) -> FlowField:
+def geodesic_field(metric: Metric, variational: bool = False) -> FlowField:
     """Compiled kernels of the geodesic equations of ``metric``, as a first-order flow.
 
     The state is ``(x, v)`` on a phase chart with the coordinates of
@@ -1049,15 +1049,25 @@ def geodesic_field(metric: Metric) -> FlowField:
     (``sigma > 0``), so a geodesic that leaves it gets :attr:`Status.LEFT_DOMAIN`.
     Used by :func:`riemgrad.geodesic`; cached per process and on disk like any field.
 
+    With ``variational``, the state also carries the derivative of ``(x, v)``
+    with respect to the initial velocity, ``dx_i_j = dx^i/dv0^j`` then
+    ``dv_i_j = dv^i/dv0^j`` (row-major), which obeys the linearized equations
+    ``d(delta)/dt = DF(x, v) delta`` (Jacobi fields); started from ``0`` and the
+    identity, its ``dx`` block at time 1 is the Jacobian of the exponential map,
+    which :func:`riemgrad.log_map` uses.
+
     Parameters
     ----------
     metric : Metric
         A metric whose entries involve only the chart's coordinates.
+    variational : bool
+        Also integrate the Jacobian with respect to the initial velocity.
 
     Returns
     -------
     FlowField
-        With ``strategy == "geodesic"``, on a chart of dimension ``2 * metric.dim``.
+        With ``strategy == "geodesic"``, on a chart of dimension ``2 * metric.dim``
+        (``2 * dim + 2 * dim**2`` with ``variational``).
 
     Raises
     ------
@@ -1077,7 +1087,7 @@ def geodesic_field(metric: Metric) -> FlowField:
     0.25
     """
     require_metric(metric)
-    cached = _GEODESIC_FIELDS.get(id(metric))
+    cached = _GEODESIC_FIELDS.get((id(metric), variational))
     if cached is not None and cached[0] is metric:
         return cached[1]
     chart = metric.chart
@@ -1098,10 +1108,13 @@ def geodesic_field(metric: Metric) -> FlowField:
             name = "_" + name
         taken.add(name)
         vel.append(sp.Symbol(name, real=True))
-    phase = Chart(f"{chart.name}_tangent", tuple(chart.coords) + tuple(vel))
+    dx = [[sp.Symbol(f"dx_{i}_{j}", real=True) for j in range(n)] for i in range(n)] if variational else []
+    dv = [[sp.Symbol(f"dv_{i}_{j}", real=True) for j in range(n)] for i in range(n)] if variational else []
+    jac = [s_ for row in dx for s_ in row] + [s_ for row in dv for s_ in row]
+    phase = Chart(f"{chart.name}_tangent", tuple(chart.coords) + tuple(vel) + tuple(jac))
     energy = sp.Add(*[G[i, j] * vel[i] * vel[j] for i in range(n) for j in range(n) if G[i, j] != 0])
-    eye = sp.ImmutableMatrix(sp.eye(2 * n))
-    key = derivation_key(chart.name, sp.srepr(chart.coords), sp.srepr(G), "geodesic")
+    eye = sp.ImmutableMatrix(sp.eye(phase.dim))
+    key = derivation_key(chart.name, sp.srepr(chart.coords), sp.srepr(G), "geodesic", str(variational))
     stored = load_derivation(key)
     if stored is not None:
         source = stored["source_text"]
@@ -1113,6 +1126,16 @@ def geodesic_field(metric: Metric) -> FlowField:
             terms = [gamma[k, i, j] * vel[i] * vel[j] for i in range(n) for j in range(n) if gamma[k, i, j] != 0]
             acc.append(simplify_expr(-sp.Add(*terms)))
         velocity = list(vel) + acc
+        if variational:
+            # d(dx)/dt = dv; d(dv_k)/dt = sum_i (d acc_k / d x_i) dx_i + (d acc_k / d v_i) dv_i
+            velocity += [dv[i][j] for i in range(n) for j in range(n)]
+            da_dx = [[simplify_expr(sp.diff(acc[k], chart.coords[i])) for i in range(n)] for k in range(n)]
+            da_dv = [[sp.diff(acc[k], vel[i]) for i in range(n)] for k in range(n)]
+            velocity += [
+                sp.Add(*[da_dx[k][i] * dx[i][j] + da_dv[k][i] * dv[i][j] for i in range(n)])
+                for k in range(n)
+                for j in range(n)
+            ]
         grad = [sp.diff(energy, s) for s in phase.coords]
         source = generate_source(phase, (), energy, grad, eye, velocity, None)
     module, path = load_source(source)
@@ -1130,9 +1153,9 @@ def geodesic_field(metric: Metric) -> FlowField:
         path=Path(path),
         _module=module,
     )
-    _GEODESIC_FIELDS[id(metric)] = (metric, field)
+    _GEODESIC_FIELDS[(id(metric), variational)] = (metric, field)
     return field
 
 
 #: Geodesic fields built in this process, by metric (the metric is kept so its id stays unique).
-_GEODESIC_FIELDS: dict[int, tuple[Metric, FlowField]] = {}
+_GEODESIC_FIELDS: dict[tuple[int, bool], tuple[Metric, FlowField]] = {}
