@@ -407,3 +407,20 @@ def test_far_pairs_converge_by_continuation(half_plane):
     b = np.array([[-0.13794158623636266, 2.914395233646504], [1.9, 2.9]])
     closed = np.arccosh(1 + np.sum((a - b) ** 2, axis=1) / (2 * a[:, 1] * b[:, 1]))
     np.testing.assert_allclose(distance(half_plane, a, b), closed, rtol=1e-8)
+
+
+def test_variational_field_gives_jacobi_fields(sphere):
+    # Along the equator at unit speed, a Jacobi field J'' + K J = 0 with K = 1, J(0) = 0, J'(0) = 1:
+    # d theta / d v0_theta = sin t across the motion, d phi / d v0_phi = t along it, no cross terms.
+    from riemgrad import solve_flow
+    from riemgrad.kernels import geodesic_field
+
+    field = geodesic_field(sphere, variational=True)
+    assert field.chart.dim == 12
+    state = np.concatenate([[HALF_PI, 0.0, 0.0, 1.0], np.zeros(4), np.eye(2).ravel()])
+    ts = np.array([0.5, 1.0, 2.0])
+    res = solve_flow(field, state, (0.0, 2.0), stepper="dopri5", saveat=ts, rtol=1e-11, atol=1e-13)
+    assert res.ts.tolist() == ts.tolist()
+    dx = res.xs[:, 4:8].reshape(-1, 2, 2)  # dx_i_j = d x^i / d v0^j
+    expected = np.stack([np.array([[np.sin(t), 0.0], [0.0, t]]) for t in ts])
+    np.testing.assert_allclose(dx, expected, atol=1e-9)
