@@ -183,7 +183,7 @@ def _demo_flows(args: argparse.Namespace, atlas: object, metrics: dict) -> int:
         x0[name] = atlas.map("sigma", name)(x0["sigma"])
     for name in charts:  # compile with Numba, or load machine code from the disk cache
         for f in (fields[name], euclid[name]):
-            f.warm_up(["rk4"])
+            f.warm_up(["rk4"], batch=batch)
     t2 = time.perf_counter()
     print(f"compilation (Numba; reused from the disk cache on later runs): {t2 - t1:.2f} s")
     saveat = np.linspace(0.0, 5.0, 51)

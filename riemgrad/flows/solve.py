@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ArgumentTypeError, SolverSettingsError
 from ..kernels import FlowField
 from ..kernels._template import CHUNK, DESCENT_KINDS
-from ..kernels.field import SCALAR_MAX_DIM
+from ..kernels.field import SCALAR_MAX_BATCH, SCALAR_MAX_DIM
 from ..preconditioners import Preconditioner, natural
 from .results import DescentResult, FlowResult, Status
 
@@ -24,8 +24,6 @@ STEPPERS = {"euler": 1, "heun": 2, "rk4": 4, "dopri5": 5}
 
 #: Batches at least this large run in parallel over chunks.
 PARALLEL_MIN_BATCH = 256
-#: Batches at most this large run one trajectory at a time with the state in registers.
-SCALAR_MAX_BATCH = 8
 
 
 def _check_field(field: Any) -> None:

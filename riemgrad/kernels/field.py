@@ -40,6 +40,9 @@ _INLINE = '@njit(cache=True, fastmath=False, error_model="numpy", nogil=True, in
 #: than ~30 arguments as ``f(*args)``, which Numba cannot inline; wider fields go through arrays.
 SCALAR_MAX_DIM = 24
 
+#: Batches at most this large run one trajectory at a time with the state in registers.
+SCALAR_MAX_BATCH = 8
+
 #: Largest dimension for which a dense, non-constant metric is inverted symbolically.
 SYMBOLIC_MAX_DIM = 3
 
@@ -227,15 +230,16 @@ class FlowField(Frozen):
         out[:, status != 0] = np.nan
         return out.T.reshape(batch + (self.dim,))
 
-    def warm_up(self, steppers: Sequence[str] = ("rk4",)) -> float:
+    def warm_up(self, steppers: Sequence[str] = ("rk4",), batch: int | None = None) -> float:
         """Compile now (or load from the disk cache) what runs with these steppers; the seconds it took.
 
         Kernels are otherwise compiled on first use, inside the first
         :func:`~riemgrad.solve_flow` or :func:`~riemgrad.descend` call. This
-        compiles, with the argument types those calls use, the numeric methods
-        (``loss``, ``gradient``, ``metric``, ``velocity``) and for each stepper
-        both batch layouts (one trajectory at a time for small batches,
-        chunks for large ones), so later timings measure running only.
+        compiles, with the argument types those calls use, each stepper in
+        the batch layouts it runs in (one trajectory at a time for batches of
+        at most ``SCALAR_MAX_BATCH``, chunks otherwise), so later timings
+        measure running only. The numeric methods (``loss``, ``velocity``, ...)
+        compile on their first call.
 
         Parameters
         ----------
@@ -243,6 +247,9 @@ class FlowField(Frozen):
             Any of ``"euler"``, ``"heun"``, ``"rk4"``, ``"dopri5"`` (flows; natural
             descent runs on ``"euler"``) and ``"identity"``, ``"rmsprop"``,
             ``"adam"`` (the other descent preconditioners).
+        batch : int, optional
+            The batch size that will run: only its layout is compiled. Default:
+            both layouts.
 
         Returns
         -------
@@ -275,19 +282,19 @@ class FlowField(Frozen):
                 raise SolverSettingsError(f"`steppers` must name steppers among {list(known)}; got {s!r}.")
         t0 = time.perf_counter()
         n = self.dim
-        x = np.zeros((1, n))
-        for method in (self.loss, self.gradient, self.metric, self.velocity):
-            method(x, np.zeros(len(self.params)))
         # dummy states, typed exactly as riemgrad.flows passes them (a zero state is simply rejected)
         X = np.zeros((n, 1))
         idx = np.zeros(1, np.int64)
         p, hyper = np.zeros(max(1, len(self.params))), np.zeros(3)
         XS, status, tlast = np.empty((1, 1, n)), np.zeros(1, np.int64), np.zeros(1)
+        small = n <= SCALAR_MAX_DIM and (batch is None or batch <= SCALAR_MAX_BATCH)
+        large = batch is None or batch > SCALAR_MAX_BATCH or n > SCALAR_MAX_DIM
         for s in steppers:
             if s in fixed:
-                if n <= SCALAR_MAX_DIM:
+                if small:
                     self._call(f"_{s}_scalar", X, 0.0, 1.0, 1, idx, p, hyper, XS, status, tlast)
-                self._call(f"_{s}_range", X, 0, 1, 0.0, 1.0, 1, idx, p, hyper, XS, status, tlast)
+                if large:
+                    self._call(f"_{s}_range", X, 0, 1, 0.0, 1.0, 1, idx, p, hyper, XS, status, tlast)
             elif s == "dopri5":
                 save_t = np.zeros(1)
                 self._call("_dopri_range", X, 0, 1, 0.0, 1.0, 0.1, 1e-8, 1e-10, 1, save_t, p, XS, status, tlast, idx)
