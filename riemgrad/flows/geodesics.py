@@ -19,14 +19,14 @@ import numpy as np
 from ..errors import ConvergenceError, ShapeError, SolverSettingsError
 from ..kernels.field import geodesic_field, require_metric
 from ..symbolic import Chart, Metric
-from .results import Status, _summary
+from .results import Status, _StatusSummary
 from .solve import solve_flow
 
 __all__ = ["geodesic", "exp_map", "log_map", "distance", "GeodesicResult"]
 
 
 @dataclass(frozen=True)
-class GeodesicResult:
+class GeodesicResult(_StatusSummary):
     """Geodesics from many starting points, time-first.
 
     Attributes
@@ -54,8 +54,8 @@ class GeodesicResult:
     >>> y = sp.Symbol("y", positive=True)
     >>> half_plane = Metric(Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2))
     >>> res = geodesic(half_plane, [0.0, 1.0], [0.0, 1.0], (0.0, 2.0))
-    >>> round(float(res.xs[-1, 1]), 9), res.summary()   # y(t) = e^t on the vertical line
-    (7.389056099, {'SUCCESS': 1})
+    >>> round(float(res.xs[-1, 1]), 9), res.summary(), res.succeeded   # y(t) = e^t on the vertical line
+    (7.389056099, {'SUCCESS': 1}, True)
     """
 
     ts: np.ndarray
@@ -64,10 +64,6 @@ class GeodesicResult:
     energies: np.ndarray
     status: np.ndarray
     chart: Chart
-
-    def summary(self) -> dict[str, int]:
-        """How many geodesics ended in each status, e.g. ``{'SUCCESS': 9, 'LEFT_DOMAIN': 1}``."""
-        return _summary(self.status)
 
 
 def _pair(metric: Any, x: Any, v: Any, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:

@@ -61,9 +61,29 @@ def _summary(status: np.ndarray) -> dict[str, int]:
 
 
 class _StatusSummary:
-    """Per-trajectory status helpers and the recorded losses, shared by FlowResult and DescentResult."""
+    """Per-trajectory status helpers shared by the result records."""
 
     status: np.ndarray
+
+    @property
+    def succeeded(self) -> Any:
+        """True where the status is SUCCESS (a bool, or a bool array for a batch)."""
+        ok = np.asarray(self.status) == Status.SUCCESS
+        return bool(ok) if ok.ndim == 0 else ok
+
+    def summary(self) -> dict[str, int]:
+        """How many starting points ended in each status, e.g. ``{'SUCCESS': 99, 'LEFT_DOMAIN': 1}``."""
+        return _summary(self.status)
+
+    @property
+    def messages(self) -> list[str]:
+        """The distinct messages of the statuses that occurred."""
+        return [Status[name].message for name in self.summary()]
+
+
+class _Recorded(_StatusSummary):
+    """Status helpers and the recorded losses, shared by FlowResult and DescentResult."""
+
     xs: np.ndarray
     _loss_fn: Callable[[np.ndarray], np.ndarray]
 
@@ -85,24 +105,9 @@ class _StatusSummary:
             object.__setattr__(self, "_losses", cached)
         return cached
 
-    @property
-    def succeeded(self) -> Any:
-        """True where the status is SUCCESS (a bool, or a bool array for a batch)."""
-        ok = np.asarray(self.status) == Status.SUCCESS
-        return bool(ok) if ok.ndim == 0 else ok
-
-    def summary(self) -> dict[str, int]:
-        """How many starting points ended in each status, e.g. ``{'SUCCESS': 99, 'LEFT_DOMAIN': 1}``."""
-        return _summary(self.status)
-
-    @property
-    def messages(self) -> list[str]:
-        """The distinct messages of the statuses that occurred."""
-        return [Status[name].message for name in self.summary()]
-
 
 @dataclass(frozen=True)
-class FlowResult(_StatusSummary):
+class FlowResult(_Recorded):
     """A solved gradient flow, time-first.
 
     Attributes
@@ -146,7 +151,7 @@ class FlowResult(_StatusSummary):
 
 
 @dataclass(frozen=True)
-class DescentResult(_StatusSummary):
+class DescentResult(_Recorded):
     """A run of (preconditioned) gradient descent, step-index-first.
 
     Attributes
