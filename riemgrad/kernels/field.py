@@ -698,6 +698,8 @@ def _range_stepper(name: str, n: int, flagged: bool) -> str:
         "            # failed in this block: redo its steps from the block's start with a check after each",
     ]
     ind, ind2 = " " * 12, " " * 16
+    # the replay's step check: the first failing step sets the status and the last valid time
+    fail = [f"{ind2}if s != 0:", f"{ind2}    status[j] = s", f"{ind2}    tlast[j] = t0 + n * dt", f"{ind2}    break"]
     if wide:
         L += [
             f"{ind}for k in range(DIM):",
@@ -712,14 +714,8 @@ def _range_stepper(name: str, n: int, flagged: bool) -> str:
         L.append(f"{ind2}s = _check_point(xt, j)")
         if flagged:
             L.append(f"{ind2}s = f if f != 0 else s")
-        L += [
-            f"{ind2}if s != 0:",
-            f"{ind2}    status[j] = s",
-            f"{ind2}    tlast[j] = t0 + n * dt",
-            f"{ind2}    break",
-            f"{ind2}for k in range(DIM):",
-            f"{ind2}    x[k, j] = xt[k, j]",
-        ]
+        L += fail
+        L += [f"{ind2}for k in range(DIM):", f"{ind2}    x[k, j] = xt[k, j]"]
     else:
         L += [f"{ind}x{k} = xb[{k}, j]" for k in range(n)]
         L.append(f"{ind}for n in range(n0, n1):")
@@ -735,14 +731,8 @@ def _range_stepper(name: str, n: int, flagged: bool) -> str:
         L.append(f"{ind2}s = _oks({Z})")
         if flagged:
             L.append(f"{ind2}s = f if f != 0 else s")
-        L += [
-            f"{ind2}if s != 0:",
-            f"{ind2}    status[j] = s",
-            f"{ind2}    tlast[j] = t0 + n * dt",
-            f"{ind2}    break",
-            *[f"{ind2}x{k} = z{k}" for k in range(n)],
-            *[f"{ind}x[{k}, j] = x{k}" for k in range(n)],
-        ]
+        L += fail
+        L += [f"{ind2}x{k} = z{k}" for k in range(n)] + [f"{ind}x[{k}, j] = x{k}" for k in range(n)]
     L += [
         "        n0 = n1",
         "    for j in range(m):",
