@@ -36,6 +36,7 @@ __all__ = [
     "SolverSettingsError",
     "ArgumentTypeError",
     "ConvergenceError",
+    "DomainError",
 ]
 
 
@@ -101,3 +102,7 @@ class ArgumentTypeError(RiemgradError, TypeError):
 
 class ConvergenceError(RiemgradError, RuntimeError):
     """An iterative solve did not converge (e.g. shooting for the logarithm map between conjugate points)."""
+
+
+class DomainError(RiemgradError, ValueError):
+    """A point lies outside its chart's domain (e.g. sigma <= 0 on a chart with sigma positive)."""

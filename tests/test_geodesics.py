@@ -424,3 +424,12 @@ def test_variational_field_gives_jacobi_fields(sphere):
     dx = res.xs[:, 4:8].reshape(-1, 2, 2)  # dx_i_j = d x^i / d v0^j
     expected = np.stack([np.array([[np.sin(t), 0.0], [0.0, t]]) for t in ts])
     np.testing.assert_allclose(dx, expected, atol=1e-9)
+
+
+def test_points_outside_the_chart_are_rejected(half_plane):
+    from riemgrad.errors import DomainError
+
+    with pytest.raises(DomainError, match="`y` must lie in the domain"):
+        log_map(half_plane, [0.0, 1.0], [0.0, -1.0])
+    with pytest.raises(DomainError, match="`x` must lie in the domain"):
+        distance(half_plane, [[0.0, 1.0], [np.nan, 1.0]], [[1.0, 1.0], [1.0, 1.0]])

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConvergenceError, ShapeError, SolverSettingsError
+from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsError
 from ..kernels.field import geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from .results import Status, _StatusSummary
@@ -250,6 +250,8 @@ def log_map(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9, max_iter: int 
 
     Raises
     ------
+    DomainError
+        If a point of ``x`` or ``y`` lies outside the chart's domain (or is not finite).
     ConvergenceError
         If the iteration does not converge for some pair, or the exponential map
         is singular at the answer (conjugate points such as antipodes on a sphere,
@@ -267,6 +269,14 @@ def log_map(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9, max_iter: int 
     True
     """
     A, B, batch = _pair(metric, x, y, ("x", "y"))
+    for pts, name in ((A, "x"), (B, "y")):
+        inside = metric.chart.in_domain(pts)
+        if not inside.all():
+            bad = pts[np.flatnonzero(~inside)[0]].tolist()
+            raise DomainError(
+                f"`{name}` must lie in the domain of chart {metric.chart.name!r} {metric.chart.coords} (finite, "
+                f"with the coordinates' sign assumptions); got {bad}. Map the point into this chart first."
+            )
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
         raise SolverSettingsError(f"`tol` must be a positive number; got {tol!r}.")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
@@ -390,7 +400,7 @@ def distance(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9) -> Any:
 
     Raises
     ------
-    ConvergenceError
+    DomainError, ConvergenceError
         As :func:`log_map`.
 
     Examples
