@@ -10,6 +10,7 @@ written to a file named by the hash of its content and compiled with
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -1084,9 +1085,9 @@ def geodesic_field(metric: Metric, variational: bool = False) -> FlowField:
     0.25
     """
     require_metric(metric)
-    cached = _GEODESIC_FIELDS.get((id(metric), variational))
-    if cached is not None and cached[0] is metric:
-        return cached[1]
+    cached = _GEODESIC_FIELDS.get(metric, {}).get(variational)
+    if cached is not None:
+        return cached
     chart = metric.chart
     G = metric.matrix
     extra = _free_params(list(G), chart)
@@ -1150,9 +1151,9 @@ def geodesic_field(metric: Metric, variational: bool = False) -> FlowField:
         path=Path(path),
         _module=module,
     )
-    _GEODESIC_FIELDS[(id(metric), variational)] = (metric, field)
+    _GEODESIC_FIELDS.setdefault(metric, {})[variational] = field
     return field
 
 
-#: Geodesic fields built in this process, by metric (the metric is kept so its id stays unique).
-_GEODESIC_FIELDS: dict[tuple[int, bool], tuple[Metric, FlowField]] = {}
+#: Geodesic fields built in this process, by metric and ``variational``; an entry goes with its metric.
+_GEODESIC_FIELDS: weakref.WeakKeyDictionary[Metric, dict[bool, FlowField]] = weakref.WeakKeyDictionary()
