@@ -700,7 +700,8 @@ def _range_stepper(name: str, n: int, flagged: bool) -> str:
     ]
     ind, ind2 = " " * 12, " " * 16
     # the replay's step check: the first failing step sets the status and the last valid time
-    fail = [f"{ind2}if s != 0:", f"{ind2}    status[j] = s", f"{ind2}    tlast[j] = t0 + n * dt", f"{ind2}    break"]
+    fail = [f"{ind2}s = f if f != 0 else s"] if flagged else []
+    fail += [f"{ind2}if s != 0:", f"{ind2}    status[j] = s", f"{ind2}    tlast[j] = t0 + n * dt", f"{ind2}    break"]
     if wide:
         L += [
             f"{ind}for k in range(DIM):",
@@ -713,8 +714,6 @@ def _range_stepper(name: str, n: int, flagged: bool) -> str:
             L.append(f"{ind2}f |= _vel(xt, j, p, w, k{s_})")
         L += [f"{ind2}xt[{k}, j] = {z}" for k, z in enumerate(zs)]
         L.append(f"{ind2}s = _check_point(xt, j)")
-        if flagged:
-            L.append(f"{ind2}s = f if f != 0 else s")
         L += fail
         L += [f"{ind2}for k in range(DIM):", f"{ind2}    x[k, j] = xt[k, j]"]
     else:
@@ -730,8 +729,6 @@ def _range_stepper(name: str, n: int, flagged: bool) -> str:
                 L.append(f"{ind2}f |= g")
         L += [f"{ind2}z{k} = {scalar(z)}" for k, z in enumerate(zs)]
         L.append(f"{ind2}s = _oks({Z})")
-        if flagged:
-            L.append(f"{ind2}s = f if f != 0 else s")
         L += fail
         L += [f"{ind2}x{k} = z{k}" for k in range(n)] + [f"{ind}x[{k}, j] = x{k}" for k in range(n)]
     L += [
