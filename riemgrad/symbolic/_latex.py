@@ -28,7 +28,7 @@ from typing import Any
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-__all__ = ["coordinate_latex", "expr_latex", "indexed_symbol", "FUNCTION_PREFIXES"]
+__all__ = ["coordinate_latex", "expr_latex", "indexed_symbol", "line_element_latex", "FUNCTION_PREFIXES"]
 
 _GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
@@ -164,3 +164,52 @@ def indexed_symbol(symbol: str, positions: str, labels: list[str]) -> str:
         first = False
         k = j
     return out
+
+
+def _differential(tex: str) -> str:
+    return r"\mathrm{d}" + (rf"\left({tex}\right)" if "^" in tex else tex)
+
+
+def line_element_latex(matrix: Any, coords: Any, names: Mapping[sp.Symbol, str]) -> str:
+    r"""``ds^{2} = ...`` with each coefficient written before its differentials.
+
+    Parameters
+    ----------
+    matrix : sympy Matrix, shape (dim, dim)
+        The metric's components.
+    coords : sequence of sympy.Symbol, length dim
+    names : mapping
+        ``{coordinate: latex}``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> mu, s = sp.symbols("mu sigma", positive=True)
+    >>> print(line_element_latex(sp.diag(1 / s**2, 2 / s**2), (mu, s), {mu: r"\mu", s: r"\sigma"}))
+    ds^{2} = \frac{1}{\sigma^{2}}\, \mathrm{d}\mu^{2} + \frac{2}{\sigma^{2}}\, \mathrm{d}\sigma^{2}
+    >>> t = sp.Symbol("log_sigma")
+    >>> print(line_element_latex(sp.Matrix([[1, -1], [-1, 2]]), (mu, t), {mu: r"\mu", t: r"\log\sigma"}))
+    ds^{2} = \mathrm{d}\mu^{2} - 2\, \mathrm{d}\mu\, \mathrm{d}\log\sigma + 2\, \left(\mathrm{d}\log\sigma\right)^{2}
+    """
+    n = len(coords)
+    diffs = [_differential(names[c]) for c in coords]
+    out = ""
+    for i in range(n):
+        for j in range(i, n):
+            coef = sp.sympify(matrix[i, j]) * (1 if i == j else 2)
+            if coef == 0:
+                continue
+            if i == j:
+                d = diffs[i]
+                d = rf"\left({d}\right)^{{2}}" if _compound(names[coords[i]]) else f"{d}^{{2}}"
+            else:
+                d = rf"{diffs[i]}\, {diffs[j]}"
+            neg = coef.could_extract_minus_sign()
+            if neg:
+                coef = -coef
+            c = "" if coef == 1 else expr_latex(coef, names)
+            if isinstance(coef, sp.Add):
+                c = rf"\left({c}\right)"
+            term = f"{c}\\, {d}" if c else d
+            out += (" - " if neg else " + ") + term if out else ("-" if neg else "") + term
+    return "ds^{2} = " + (out or "0")
