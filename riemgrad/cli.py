@@ -382,16 +382,21 @@ def _demo_figure(path: str, res: dict, eres: dict, field: object, atlas: object)
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 5), gridspec_kw={"width_ratios": [1.4, 1, 1]})
     plot_metric_ellipses(field, (-2.5, 4.5), (0.75, 4.75), n=8, ax=axes[0], color="0.75")
-    plot_trajectories(res["sigma"].xs[:, :40], loss=field.loss, ax=axes[0])
-    axes[0].set_title("natural-gradient flow over Fisher ellipses")
-    plot_trajectories(eres["sigma"].xs[:, :40], ax=axes[1], color="C0", label=None)
-    plot_trajectories(eres["log_sigma"].xs[:, :40], chart_map=atlas.map("log_sigma", "sigma"), ax=axes[1], color="C1")
-    axes[1].set_title("Euclidean flow: sigma (blue) vs log sigma (orange)")
-    for name in ("variance", "log_sigma"):
+    plot_trajectories(res["sigma"], loss=field.loss, ax=axes[0], max_lines=40, label="natural-gradient flow")
+    axes[0].set_title(r"natural-gradient flow over Fisher ellipses, $(\mu, \sigma)$")
+    plot_trajectories(eres["sigma"], ax=axes[1], max_lines=40, color="C0", label=r"Euclidean in $(\mu, \sigma)$")
+    plot_trajectories(
+        eres["log_sigma"], chart_map=atlas.map("log_sigma", "sigma"), ax=axes[1], max_lines=40, color="C1",
+        label=r"Euclidean in $(\mu, \log\sigma)$, mapped back",
+    )  # fmt: skip
+    axes[1].set_title("the Euclidean flow depends on the chart")
+    for name, tex in (("variance", r"\sigma^2"), ("log_sigma", r"\log\sigma")):
         back = atlas.map(name, "sigma")
-        plot_invariance(check_invariance(res["sigma"], res[name], back), ax=axes[2], label=f"natural, vs {name}")
-        plot_invariance(check_invariance(eres["sigma"], eres[name], back), ax=axes[2], label=f"Euclidean, vs {name}")
-    axes[2].set_title("largest difference between charts")
+        plot_invariance(check_invariance(res["sigma"], res[name], back), ax=axes[2], label=f"natural, ${tex}$ chart")
+        plot_invariance(
+            check_invariance(eres["sigma"], eres[name], back), ax=axes[2], label=f"Euclidean, ${tex}$ chart", ls="--"
+        )
+    axes[2].set_title(r"largest difference from the $(\mu, \sigma)$ run")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

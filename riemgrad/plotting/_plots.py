@@ -177,13 +177,14 @@ def plot_trajectories(
             extra.append(Line2D([], [], color="#21918c", lw=0.8, label="loss contours (log-spaced)"))
     style = {"lw": 0.9, "alpha": 0.8, "color": "C1"} | line_kwargs
     label = style.pop("label", "trajectories")
+    shown = set(ax.get_legend_handles_labels()[1])  # a second call on the same Axes: no second "start"
     for k, b in enumerate(pick):
         ax.plot(xs[:, b, 0], xs[:, b, 1], label=label if k == 0 else None, **style)
-    ax.plot(xs[0, pick, 0], xs[0, pick, 1], "o", ms=2.5, color="k", label="start")
+    ax.plot(xs[0, pick, 0], xs[0, pick, 1], "o", ms=2.5, color="k", label=None if "start" in shown else "start")
     ends = [xs[ok, b][-1] for b in pick if (ok := np.isfinite(xs[:, b]).all(axis=-1)).any()]
     ends = np.asarray(ends, dtype=float).reshape(-1, 2)
     if ends.size:
-        ax.plot(ends[:, 0], ends[:, 1], "x", ms=4, color="C3", label="end")
+        ax.plot(ends[:, 0], ends[:, 1], "x", ms=4, color="C3", label=None if "end" in shown else "end")
     chart = chart_map.target if chart_map is not None else getattr(result, "chart", None)
     if labels is None and chart is not None:
         labels = coordinate_labels(chart)
@@ -390,7 +391,9 @@ def plot_loss(
     return ax
 
 
-def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None, label: str | None = None) -> Any:
+def plot_invariance(
+    report: Any, ts: np.ndarray | None = None, *, ax: Any = None, label: str | None = None, **line_kwargs: Any
+) -> Any:
     """The invariance error (largest coordinate difference) against time, on a log scale.
 
     Parameters
@@ -404,6 +407,8 @@ def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None
     ax : matplotlib Axes, optional
     label : str, optional
         Legend label; the legend appears once the Axes holds two labelled series.
+    **line_kwargs
+        Passed to ``Axes.plot`` (``color``, ``ls``...).
 
     Returns
     -------
@@ -425,7 +430,7 @@ def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None
         raise ShapeError(f"`ts` has shape {ts.shape} but the errors have shape {errors.shape}.")
     ax = _axes(ax)
     # exact zeros (the shared starting points) have no place on a log scale: leave them out
-    ax.plot(ts, np.where(errors > 0, errors, np.nan), label=label)
+    ax.plot(ts, np.where(errors > 0, errors, np.nan), label=label, **line_kwargs)
     ax.set_yscale("log")
     _tidy_log_axis(ax, "y")
     ax.set_xlabel("time $t$")
