@@ -133,13 +133,20 @@ def _known_mean(value: str) -> object:
         return True
     if value.lower() in ("false", "no", "0"):
         return False
+    sign, magnitude = (-1, value[1:]) if value.startswith("-") else (1, value)
     try:
-        return _positive_number(value) if not value.startswith("-") else -_positive_number(value[1:])  # type: ignore[operator]
+        return sign * _positive_number(magnitude)  # type: ignore[operator]
     except ValueError:
         raise ValueError("expected true, false or a number (the known mean)") from None
 
 
-_PARSERS = {"known_mean": _known_mean, "n": _int_option(1), "k": _int_option(2), "d": _int_option(1), "nu": _positive_number}
+_PARSERS = {
+    "known_mean": _known_mean,
+    "n": _int_option(1),
+    "k": _int_option(2),
+    "d": _int_option(1),
+    "nu": _positive_number,
+}
 
 
 def _parse_options(family: str, items: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, object]:

@@ -30,7 +30,8 @@ def test_fisher_prints_the_closed_form(capsys):
     out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("%")]
     assert out[0] == r"\mathrm{variance}:\ (\mu,\, \mathrm{variance}) \in \mathbb{R} \times (0, \infty)"
     v = r"\mathrm{variance}"
-    assert out[1] == rf"ds^{{2}} = \frac{{1}}{{{v}}}\, \mathrm{{d}}\mu^{{2}} + \frac{{1}}{{2 {v}^{{2}}}}\, \mathrm{{d}}{v}^{{2}}"
+    dv = rf"\mathrm{{d}}{v}"
+    assert out[1] == rf"ds^{{2}} = \frac{{1}}{{{v}}}\, \mathrm{{d}}\mu^{{2}} + \frac{{1}}{{2 {v}^{{2}}}}\, {dv}^{{2}}"
     assert out[2] == rf"\left[\begin{{matrix}}\frac{{1}}{{{v}}} & 0\\0 & \frac{{1}}{{2 {v}^{{2}}}}\end{{matrix}}\right]"
     assert out[3] == "-1"
     for line in out[:2]:

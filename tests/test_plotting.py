@@ -184,5 +184,6 @@ def test_log_axis_has_few_major_labels():
     ts = np.linspace(0, 10, 50)
     ax = plot_loss(SimpleNamespace(ts=ts, losses=np.exp(-4 * ts)))  # 17 decades
     ax.figure.canvas.draw()
-    shown = [t for t in ax.get_yticklabels() if t.get_text() and ax.get_ylim()[0] <= t.get_position()[1] <= ax.get_ylim()[1]]
+    lo, hi = ax.get_ylim()
+    shown = [t for t in ax.get_yticklabels() if t.get_text() and lo <= t.get_position()[1] <= hi]
     assert 2 <= len(shown) <= 8

@@ -353,7 +353,8 @@ def test_curvature_tensors_carry_their_symbols():
     th = sp.Symbol("theta", positive=True)
     ph = sp.Symbol("phi", real=True)
     g = Metric(Chart("sphere", (th, ph)), sp.diag(1, sp.sin(th) ** 2))
-    assert (g.symbol, g.christoffel().symbol, g.riemann().symbol, g.ricci().symbol) == ("g", r"\Gamma", "R", r"\mathrm{Ric}")
+    symbols = (g.symbol, g.christoffel().symbol, g.riemann().symbol, g.ricci().symbol)
+    assert symbols == ("g", r"\Gamma", "R", r"\mathrm{Ric}")
     assert g.inverse.symbol == "g" and g.christoffel().name == "Christoffel symbols"
     gamma = g.christoffel()._repr_latex_()
     # Gamma^theta_phi,phi = -sin cos, by hand

@@ -28,7 +28,15 @@ from typing import Any
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-__all__ = ["coordinate_latex", "expr_latex", "indexed_symbol", "line_element_latex", "FUNCTION_PREFIXES"]
+__all__ = [
+    "coordinate_latex",
+    "expr_latex",
+    "indexed_symbol",
+    "line_element_latex",
+    "chart_latex",
+    "chart_map_latex",
+    "FUNCTION_PREFIXES",
+]
 
 _GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
@@ -213,3 +221,57 @@ def line_element_latex(matrix: Any, coords: Any, names: Mapping[sp.Symbol, str])
             term = f"{c}\\, {d}" if c else d
             out += (" - " if neg else " + ") + term if out else ("-" if neg else "") + term
     return "ds^{2} = " + (out or "0")
+
+
+def tex_text(s: str) -> str:
+    r"""Escape a plain name for use inside ``\mathrm{...}`` (``log_sigma`` -> ``log\_sigma``)."""
+    return "".join("\\" + ch if ch in "_#%&$" else ch for ch in str(s))
+
+
+_SETS = {"positive": r"(0, \infty)", "negative": r"(-\infty, 0)", "real": r"\mathbb{R}", "complex": r"\mathbb{C}"}
+
+
+def chart_latex(chart: Any) -> str:
+    r"""``name: (coords) \in domain`` for a Chart, without dollar signs (mathtext-valid).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from riemgrad import Chart
+    >>> print(chart_latex(Chart("polar", sp.symbols("r phi", positive=True))))
+    \mathrm{polar}:\ (r,\, \phi) \in (0, \infty) \times (0, \infty)
+    """
+    coords = r",\, ".join(chart.latex_names[c] for c in chart.coords)
+    if chart.dim > 1:
+        coords = f"({coords})"
+    dom = r" \times ".join(_SETS[k] for k in chart.domain.values())
+    return rf"\mathrm{{{tex_text(chart.name)}}}:\ {coords} \in {dom}"
+
+
+def chart_map_latex(m: Any) -> tuple[str, str]:
+    r"""The map ``source -> target: (target) = (forward)`` and its Jacobian ``d(target)/d(source) = [J]``.
+
+    The first string is mathtext-valid; the second holds a matrix, which only
+    MathJax (the notebook) draws.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from riemgrad import Chart, ChartMap
+    >>> s, v = sp.symbols("sigma variance", positive=True)
+    >>> print(*chart_map_latex(ChartMap(Chart("sigma", (s,)), Chart("variance", (v,)), (s**2,))), sep="\n")
+    \mathrm{sigma} \to \mathrm{variance}:\quad \mathrm{variance} = \sigma^{2}
+    \frac{\partial(\mathrm{variance})}{\partial(\sigma)} = \left[\begin{matrix}2 \sigma\end{matrix}\right]
+    """
+
+    def tup(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else r"\left(" + r",\, ".join(items) + r"\right)"
+
+    src, dst = m.source, m.target
+    head = rf"\mathrm{{{tex_text(src.name)}}} \to \mathrm{{{tex_text(dst.name)}}}"
+    lhs = tup([dst.latex_names[c] for c in dst.coords])
+    rhs = tup([expr_latex(f, src.latex_names) for f in m.forward])
+    num = r",\, ".join(dst.latex_names[c] for c in dst.coords)
+    den = r",\, ".join(src.latex_names[c] for c in src.coords)
+    jac = rf"\frac{{\partial({num})}}{{\partial({den})}} = {expr_latex(m.jacobian(), src.latex_names)}"
+    return rf"{head}:\quad {lhs} = {rhs}", jac

@@ -218,7 +218,8 @@ class Metric(Tensor):
         >>> Metric(Chart("c", (x, y)), [[2, 1], [1, 1]]).inverse.components
         [[1, -1], [-1, 2]]
         """
-        return Tensor._trusted(self.chart, self._to_expr_array(lambda i, j: self._Ginv[i][j], 2), "uu", "g", "inverse metric")
+        arr = self._to_expr_array(lambda i, j: self._Ginv[i][j], 2)
+        return Tensor._trusted(self.chart, arr, "uu", "g", "inverse metric")
 
     @cached_property
     def inverse_matrix(self) -> sp.ImmutableMatrix:
@@ -437,7 +438,8 @@ class Metric(Tensor):
     @cached_property
     def _christoffel_tensor(self) -> Tensor:
         g = self._gamma
-        return Tensor._trusted(self.chart, self._to_expr_array(lambda k, i, j: g[k][i][j], 3), "ull", r"\Gamma", "Christoffel symbols")
+        arr = self._to_expr_array(lambda k, i, j: g[k][i][j], 3)
+        return Tensor._trusted(self.chart, arr, "ull", r"\Gamma", "Christoffel symbols")
 
     @cached_property
     def _dgamma(self) -> dict[tuple[int, int, int, int], Any]:
@@ -534,7 +536,8 @@ class Metric(Tensor):
 
     @cached_property
     def _ricci_tensor(self) -> Tensor:
-        return Tensor._trusted(self.chart, self._to_expr_array(lambda b, d: self._ricci[b][d], 2), "ll", r"\mathrm{Ric}", "Ricci tensor")
+        arr = self._to_expr_array(lambda b, d: self._ricci[b][d], 2)
+        return Tensor._trusted(self.chart, arr, "ll", r"\mathrm{Ric}", "Ricci tensor")
 
     @cached_property
     def _scalar(self) -> sp.Expr:
