@@ -396,3 +396,30 @@ def test_chart_map_repr_latex_shows_map_and_jacobian(polar_to_cart: ChartMap) ->
     assert_mathtext(polar_to_cart._latex_map())
     for entry in polar_to_cart.jacobian():
         assert_mathtext(polar_to_cart.source.latex(entry))
+
+
+def _catalogue_cases():
+    from riemgrad import families
+
+    return [(a, name) for a in families.catalogue() for name in a.chart_names]
+
+
+@pytest.mark.parametrize("atlas, chart_name", _catalogue_cases(), ids=lambda v: getattr(v, "name", v))
+def test_every_catalogue_chart_renders_with_mathtext(atlas, chart_name: str) -> None:
+    chart = atlas.chart(chart_name)
+    assert_mathtext(chart._repr_latex_())
+    assert "_{" not in "".join(chart.latex_names[c] for c in chart.coords if "log" in c.name)  # no log_{sigma}
+    assert_mathtext(atlas.closed_form(chart_name)._repr_latex_())
+    base = atlas.chart_names[0]
+    if chart_name != base:
+        assert_mathtext(atlas.map(chart_name, base)._latex_map())
+
+
+def test_every_catalogue_space_renders_with_mathtext() -> None:
+    from riemgrad import spaces
+
+    for name, build in spaces.CATALOGUE.items():
+        g = build()
+        assert_mathtext(g.chart._repr_latex_())
+        assert_mathtext(g._repr_latex_())
+        assert_mathtext(g.christoffel()._repr_latex_()), name

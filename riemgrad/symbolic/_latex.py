@@ -133,7 +133,13 @@ def expr_latex(expr: Any, names: Mapping[sp.Symbol, str] | None = None, **settin
 def _index_list(labels: list[str]) -> str:
     """Index labels side by side; thin spaces between them unless each is one letter (with a digit subscript)."""
     single = all(re.fullmatch(r"(\\[A-Za-z]+|[A-Za-z])(_\{\d+\})?", s) and "mathrm" not in s for s in labels)
-    return ("" if single else r"\,").join(labels)
+    if not single:
+        return r"\,".join(labels)
+    out = labels[0]
+    for prev, label in zip(labels, labels[1:]):
+        # a command followed by a letter would merge (\phi r -> \phir): separate with a space
+        out += (" " if re.search(r"\\[A-Za-z]+$", prev) and label[:1].isalpha() else "") + label
+    return out
 
 
 def indexed_symbol(symbol: str, positions: str, labels: list[str]) -> str:
@@ -158,6 +164,8 @@ def indexed_symbol(symbol: str, positions: str, labels: list[str]) -> str:
     '\\Gamma^{x}{}_{xy}'
     >>> indexed_symbol("T", "lul", ["a", "b", "c"])
     'T_{a}{}^{b}{}_{c}'
+    >>> indexed_symbol(r"\Gamma", "ull", [r"\phi", r"\phi", "r"])
+    '\\Gamma^{\\phi}{}_{\\phi r}'
     """
     if len(positions) != len(labels):
         raise ValueError(f"`labels` must have one entry per index of {positions!r}; got {len(labels)}.")
