@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import DimensionError, ShapeError
 from ..symbolic import ChartMap, Metric
 
-__all__ = ["plot_trajectories", "plot_metric_ellipses", "plot_loss", "plot_invariance"]
+__all__ = ["plot_trajectories", "plot_metric_ellipses", "plot_loss", "plot_invariance", "coordinate_labels"]
 
 
 def _axes(ax: Any) -> Any:
