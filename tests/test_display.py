@@ -140,3 +140,22 @@ def test_reports_html(bowl):
     cells = _cells(conv._repr_html_())
     assert abs(float(cells["fitted order"]) - 1.0) < 0.1  # Euler is first order
     assert len([k for k in cells if k.startswith("dt = ")]) == len(conv.dts)
+
+
+def test_results_and_reports_do_not_import_matplotlib():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, sympy as sp, riemgrad as rg\n"
+        "x = sp.Symbol('x', real=True)\n"
+        "f = rg.compile_flow(rg.euclidean_metric(rg.Chart('line', (x,))), x**2 / 2)\n"
+        "res = rg.solve_flow(f, [1.0], (0.0, 1.0), dt=0.1)\n"
+        "html = res._repr_html_()\n"
+        "print('MPL', 'matplotlib' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "MPL False" in proc.stdout
