@@ -17,37 +17,81 @@ Examples
 -1/2
 """
 
-from . import errors, families, preconditioners, spaces
-from .checks import check_invariance, compare_closed_form
-from .errors import RiemgradError
-from .flows import (
-    DescentResult,
-    FlowResult,
-    GeodesicResult,
-    Status,
-    descend,
-    distance,
-    exp_map,
-    geodesic,
-    log_map,
-    solve_flow,
-)
-from .kernels import FlowField, compile_flow
-from .symbolic import (
-    Chart,
-    ChartMap,
-    Manifold,
-    Metric,
-    ParametricFamily,
-    Tensor,
-    euclidean_metric,
-    fisher_metric,
-    function_space_metric,
-    gauss_newton_metric,
-    hessian_metric,
-    induced_metric,
-    kl_divergence,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names load on first use (PEP 562), so `import riemgrad` and the `riemgrad --help`
+# command start in milliseconds; `riemgrad.Metric` imports SymPy when first touched.
+_SUBMODULES = {"errors", "families", "preconditioners", "spaces", "symbolic", "kernels", "flows", "checks", "plotting"}
+_ATTRIBUTES = {
+    "check_invariance": "checks",
+    "compare_closed_form": "checks",
+    "RiemgradError": "errors",
+    **dict.fromkeys(
+        ["DescentResult", "FlowResult", "GeodesicResult", "Status", "descend", "distance", "exp_map", "geodesic",
+         "log_map", "solve_flow"],
+        "flows",
+    ),  # fmt: skip
+    "FlowField": "kernels",
+    "compile_flow": "kernels",
+    **dict.fromkeys(
+        ["Chart", "ChartMap", "Manifold", "Metric", "ParametricFamily", "Tensor", "euclidean_metric", "fisher_metric",
+         "function_space_metric", "gauss_newton_metric", "hessian_metric", "induced_metric", "kl_divergence"],
+        "symbolic",
+    ),  # fmt: skip
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ATTRIBUTES:
+        value = getattr(importlib.import_module(f".{_ATTRIBUTES[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'riemgrad' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDEs
+    from . import errors, families, preconditioners, spaces
+    from .checks import check_invariance, compare_closed_form
+    from .errors import RiemgradError
+    from .flows import (
+        DescentResult,
+        FlowResult,
+        GeodesicResult,
+        Status,
+        descend,
+        distance,
+        exp_map,
+        geodesic,
+        log_map,
+        solve_flow,
+    )
+    from .kernels import FlowField, compile_flow
+    from .symbolic import (
+        Chart,
+        ChartMap,
+        Manifold,
+        Metric,
+        ParametricFamily,
+        Tensor,
+        euclidean_metric,
+        fisher_metric,
+        function_space_metric,
+        gauss_newton_metric,
+        hessian_metric,
+        induced_metric,
+        kl_divergence,
+    )
+
 
 __version__ = "0.1.0"
 

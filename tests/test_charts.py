@@ -327,3 +327,99 @@ def test_manifold_and_chartmap_are_immutable(polar_to_cart):
     with pytest.raises(TypeError):
         J[0, 0] = 1
     assert polar_to_cart.jacobian()[0, 0] == sp.cos(PHI)
+
+
+# ------------------------------------------------------------------ display
+from riemgrad.symbolic._latex import coordinate_latex, expr_latex  # noqa: E402
+
+from _mathtext import assert_mathtext  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "name, want",
+    [
+        ("sigma", r"\sigma"),
+        ("Gamma", r"\Gamma"),
+        ("lam", r"\lambda"),
+        ("log_sigma", r"\log\sigma"),
+        ("log_rate", r"\log\mathrm{rate}"),
+        ("theta1", r"\theta_{1}"),
+        ("s12", r"s_{12}"),
+        ("sigma_sq", r"\sigma^{2}"),
+        ("variance", r"\mathrm{variance}"),
+        ("x_a", r"x_{a}"),
+        ("x", "x"),
+    ],
+)
+def test_coordinate_latex_scheme(name: str, want: str) -> None:
+    assert coordinate_latex(name) == want
+    assert_mathtext(f"${want}$")
+
+
+def test_compound_names_are_parenthesized_under_powers() -> None:
+    t = sp.Symbol("log_sigma", real=True)
+    chart = Chart("log_sigma", (MU, t))
+    assert chart.latex(t**2) == r"\left(\log\sigma\right)^{2}"
+    assert chart.latex(sp.exp(2 * t)) == r"e^{2 \log\sigma}"
+    s2 = sp.Symbol("sigma_sq", positive=True)
+    assert expr_latex(s2**3, {s2: coordinate_latex("sigma_sq")}) == r"\left(\sigma^{2}\right)^{3}"
+    for e in (t**2, sp.exp(2 * t) / (1 + t**2), sp.sqrt(t**2 + MU**2)):
+        assert_mathtext(chart.latex(e))
+
+
+def test_chart_latex_override_by_symbol_or_name() -> None:
+    chart = Chart("sigma", (MU, SIGMA), latex={SIGMA: r"\varsigma", "mu": r"m"})
+    assert chart.latex_names == {MU: "m", SIGMA: r"\varsigma"}
+    assert chart == Chart("sigma", (MU, SIGMA))  # display only
+    assert chart.latex(MU / SIGMA) == r"\frac{m}{\varsigma}"
+    with pytest.raises(CoordinateError, match="`latex` must map coordinates"):
+        Chart("sigma", (MU, SIGMA), latex={"tau": r"\tau"})
+    with pytest.raises(CoordinateError, match="`latex`"):
+        Chart("sigma", (MU, SIGMA), latex={SIGMA: 3})
+
+
+def test_chart_repr_latex_shows_coordinates_and_domain() -> None:
+    t = sp.Symbol("log_sigma", real=True)
+    latex = Chart("log_sigma", (MU, t, SIGMA))._repr_latex_()
+    assert r"\mathrm{log\_sigma}" in latex
+    assert r"(\mu,\, \log\sigma,\, \sigma)" in latex
+    assert r"\mathbb{R} \times \mathbb{R} \times (0, \infty)" in latex
+    assert_mathtext(latex)
+
+
+def test_chart_map_repr_latex_shows_map_and_jacobian(polar_to_cart: ChartMap) -> None:
+    latex = polar_to_cart._repr_latex_()
+    assert r"\mathrm{polar} \to \mathrm{cartesian}" in latex
+    assert r"\left(x,\, y\right) = \left(r \cos{\left(\phi \right)},\, r \sin{\left(\phi \right)}\right)" in latex
+    assert r"\frac{\partial(x,\, y)}{\partial(r,\, \phi)}" in latex
+    assert r"- r \sin{\left(\phi \right)}" in latex  # J[0, 1], by hand
+    assert_mathtext(polar_to_cart._latex_map())
+    for entry in polar_to_cart.jacobian():
+        assert_mathtext(polar_to_cart.source.latex(entry))
+
+
+def _catalogue_cases():
+    from riemgrad import families
+
+    return [(a, name) for a in families.catalogue() for name in a.chart_names]
+
+
+@pytest.mark.parametrize("atlas, chart_name", _catalogue_cases(), ids=lambda v: getattr(v, "name", v))
+def test_every_catalogue_chart_renders_with_mathtext(atlas, chart_name: str) -> None:
+    chart = atlas.chart(chart_name)
+    assert_mathtext(chart._repr_latex_())
+    assert "_{" not in "".join(chart.latex_names[c] for c in chart.coords if "log" in c.name)  # no log_{sigma}
+    assert_mathtext(atlas.closed_form(chart_name)._repr_latex_())
+    base = atlas.chart_names[0]
+    if chart_name != base:
+        assert_mathtext(atlas.map(chart_name, base)._latex_map())
+
+
+def test_every_catalogue_space_renders_with_mathtext() -> None:
+    from riemgrad import spaces
+
+    for name, build in spaces.CATALOGUE.items():
+        g = build()
+        assert_mathtext(g.chart._repr_latex_())
+        assert_mathtext(g._repr_latex_())
+        assert_mathtext(g.christoffel()._repr_latex_()), name

@@ -670,3 +670,25 @@ def test_ill_conditioned_rational_gram_matrix_is_positive_definite():
     H2[n - 1, n - 1] = H[n - 1, n - 1] - 2 * last_pivot
     with pytest.raises(IndefiniteMetricError, match="leading 20 x 20 block"):
         Metric(Chart("h", sp.symbols(f"a0:{n}", real=True)), H2)
+
+
+def test_line_element_latex_puts_coefficients_first():
+    from _mathtext import assert_mathtext
+
+    latex = gaussian_fisher()._repr_latex_()
+    # g = diag(1/sigma^2, 2/sigma^2), written by hand
+    assert r"ds^{2} = \frac{1}{\sigma^{2}}\, \mathrm{d}\mu^{2} + \frac{2}{\sigma^{2}}\, \mathrm{d}\sigma^{2}" in latex
+    assert_mathtext(latex)
+
+
+def test_line_element_latex_of_log_sigma_chart_and_cross_terms():
+    from _mathtext import assert_mathtext
+
+    mu = sp.Symbol("mu", real=True)
+    t = sp.Symbol("log_sigma", real=True)
+    latex = Metric(Chart("log_sigma", (mu, t)), sp.Matrix([[sp.exp(-2 * t), 1], [1, 2 + mu**2]]))._repr_latex_()
+    assert r"\log_{\sigma}" not in latex  # the old rendering: log with subscript sigma
+    assert r"e^{- 2 \log\sigma}\, \mathrm{d}\mu^{2}" in latex
+    assert r"2\, \mathrm{d}\mu\, \mathrm{d}\log\sigma" in latex
+    assert r"\left(\mu^{2} + 2\right)\, \left(\mathrm{d}\log\sigma\right)^{2}" in latex
+    assert_mathtext(latex)

@@ -16,6 +16,7 @@ import sympy as sp  # noqa: E402
 import riemgrad as rg  # noqa: E402
 from riemgrad.errors import DimensionError, ShapeError  # noqa: E402
 from riemgrad.plotting import plot_invariance, plot_loss, plot_metric_ellipses, plot_trajectories  # noqa: E402
+from riemgrad.plotting._plots import _contour_levels  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,7 @@ def _trajectories() -> np.ndarray:
 def test_trajectories_lines_carry_the_data():
     xs = _trajectories()
     ax = plot_trajectories(xs, loss=lambda p: (p**2).sum(axis=-1))
-    traj_lines = ax.lines[:-1]
+    traj_lines = ax.lines[:-2]  # then the start and end markers
     assert len(traj_lines) == 3
     np.testing.assert_allclose(traj_lines[1].get_xdata(), xs[:, 1, 0])
     np.testing.assert_allclose(traj_lines[1].get_ydata(), xs[:, 1, 1])
@@ -50,13 +51,13 @@ def test_trajectories_through_a_chart_map():
     ax = plot_trajectories(polar_traj, chart_map=to_cart)
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [1.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.0, 1.0], atol=1e-12)
-    assert ax.get_xlabel() == "x"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("$x$", "$y$")
 
 
 def test_trajectories_subsample_and_shape_errors():
     xs = np.zeros((5, 300, 2))
     ax = plot_trajectories(xs, max_lines=10)
-    assert len(ax.lines) == 11
+    assert len(ax.lines) == 12  # 10 trajectories, the start and the end markers
     with pytest.raises(ShapeError, match="shape"):
         plot_trajectories(np.zeros((5, 3, 3)))
 
@@ -101,7 +102,7 @@ def test_loss_plot_with_reference():
 
 def test_loss_plot_for_descent_uses_steps():
     ax = plot_loss(SimpleNamespace(ks=np.array([0, 10, 20]), losses=np.array([1.0, 0.1, 0.01])))
-    assert ax.get_xlabel() == "step"
+    assert ax.get_xlabel() == "step $k$"
 
 
 def test_invariance_plot():
@@ -118,4 +119,71 @@ def test_loss_plot_subtracts_a_baseline():
     res = SimpleNamespace(ts=ts, losses=3.0 + np.exp(-4 * ts))
     ax = plot_loss(res, baseline=3.0)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), np.exp(-4 * ts))
-    assert ax.get_ylabel() == "loss - baseline"
+    assert ax.get_ylabel() == r"excess loss $L - L_{\mathrm{ref}}$"
+
+
+# --------------------------------------------------------- labels and legends
+def _mathtext_ok(text: str) -> None:
+    from matplotlib.mathtext import MathTextParser
+
+    if text.count("$") >= 2:
+        for k, piece in enumerate(text.split("$")):
+            if k % 2 == 1:
+                MathTextParser("path").parse(f"${piece}$")
+
+
+def _assert_labelled(ax) -> None:
+    for text in (ax.get_xlabel(), ax.get_ylabel()):
+        assert text, "an axis has no label"
+        _mathtext_ok(text)
+    ax.figure.canvas.draw()  # renders every label and legend entry with mathtext (Agg)
+
+
+def test_every_plot_labels_its_axes_from_the_chart():
+    mu = sp.Symbol("mu", real=True)
+    ls = sp.Symbol("log_sigma", real=True)
+    chart = rg.Chart("log_sigma", (mu, ls))
+    res = SimpleNamespace(xs=_trajectories(), chart=chart)
+    ax = plot_trajectories(res, loss=lambda p: (p**2).sum(axis=-1))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (r"$\mu$", r"$\log\sigma$")
+    _assert_labelled(ax)
+    g = rg.Metric(chart, sp.diag(sp.exp(-2 * ls), 2))
+    ax = plot_metric_ellipses(g, (-1, 1), (-1, 1), n=3)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == (r"$\mu$", r"$\log\sigma$")
+    _assert_labelled(ax)
+    ts = np.linspace(0, 1, 5)
+    _assert_labelled(plot_loss(SimpleNamespace(ts=ts, losses=np.exp(-ts))))
+    _assert_labelled(plot_invariance(np.array([0.0, 1e-12, 3e-12]), ts=np.array([0.0, 1.0, 2.0])))
+
+
+def test_loss_label_names_one_series_and_legend_appears_for_two():
+    ts = np.linspace(0, 1, 5)
+    batch = SimpleNamespace(ts=ts, losses=np.exp(-ts)[:, None] * np.arange(1.0, 5.0))  # 4 trajectories
+    ax = plot_loss(batch, label="natural")
+    assert ax.get_legend() is None  # one labelled series: no legend needed
+    plot_loss(batch, label="euclidean", color="C1", ax=ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["natural", "euclidean"]
+    _assert_labelled(ax)
+
+
+def test_trajectory_legend_and_log_spaced_levels():
+    ax = plot_trajectories(_trajectories(), loss=lambda p: (p**2).sum(axis=-1), levels=12)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["trajectories", "start", "end", "loss contours (log-spaced)"]
+    # a quadratic bowl sampled on a grid through 0: levels are geometric in L - min L
+    Z = np.add.outer(np.linspace(-1, 1, 51) ** 2, np.linspace(-1, 1, 51) ** 2)
+    lv = _contour_levels(Z, 10)
+    ratios = np.diff(np.log(lv - Z.min()))
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-9)
+    assert lv[0] - Z.min() < 1e-2 * (lv[-1] - Z.min())  # reaches close to the minimum
+    assert _contour_levels(np.ones((5, 5)), 10) is None  # a flat loss has no contours
+
+
+def test_log_axis_has_few_major_labels():
+    ts = np.linspace(0, 10, 50)
+    ax = plot_loss(SimpleNamespace(ts=ts, losses=np.exp(-4 * ts)))  # 17 decades
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_ylim()
+    shown = [t for t in ax.get_yticklabels() if t.get_text() and lo <= t.get_position()[1] <= hi]
+    assert 2 <= len(shown) <= 8

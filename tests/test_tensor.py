@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riemgrad import Chart, ChartMap, Metric, Tensor
-from riemgrad.errors import ChartMismatchError, IndexPositionError, ShapeError
+from riemgrad.errors import ArgumentTypeError, ChartMismatchError, IndexPositionError, ShapeError
+from _mathtext import assert_mathtext
 
 X, Y, Z = sp.symbols("x y z", real=True)
 R = sp.Symbol("r", positive=True)
@@ -312,7 +313,7 @@ def test_repr_latex_shows_components():
     latex = t._repr_latex_()
     assert latex.startswith("$") and latex.endswith("$")
     assert "x^{2}" in latex and r"\sqrt{y}" in latex
-    assert "T^{x}_{x}" in latex and "T^{y}_{y}" in latex
+    assert "T^{x}{}_{x}" in latex and "T^{y}{}_{y}" in latex
     assert "T &= 0" in Tensor(CART, [0, 0], "u")._repr_latex_()
     assert "x y" in Tensor(CART, X * Y, "")._repr_latex_()
     assert "indices='ul'" in repr(t)
@@ -323,3 +324,43 @@ def test_components_order_is_row_major():
     t = Tensor(CART, comps, "ull")
     for k, i, j in itertools.product(range(2), repeat=3):
         assert t[k, i, j] == 100 * k + 10 * i + j
+
+
+def test_mixed_index_orders_render_differently_and_in_order():
+    comps = [[[0] * 2 for _ in range(2)] for _ in range(2)]
+    comps[0][1][0] = X  # components[a, b, c] with (a, b, c) = (x, y, x)
+    lul = Tensor(CART, comps, "lul")._repr_latex_()
+    ull = Tensor(CART, comps, "ull")._repr_latex_()
+    assert "T_{x}{}^{y}{}_{x} &= x" in lul
+    assert "T^{x}{}_{yx} &= x" in ull
+    assert lul != ull
+    assert_mathtext(lul)
+    assert_mathtext(ull)
+
+
+def test_tensor_symbol_and_name_are_kept_and_display_only():
+    g = Metric(POLAR, sp.diag(1, R**2))
+    v = Tensor(POLAR, [0, 1], "l", symbol=r"\omega", name="one-form")
+    up = v.raise_index(0, g)
+    assert (up.symbol, up.name) == (r"\omega", "one-form")
+    assert r"\omega^{\phi} &= \frac{1}{r^{2}}" in up._repr_latex_()
+    assert v == Tensor(POLAR, [0, 1], "l")
+    with pytest.raises(ArgumentTypeError, match="`symbol`"):
+        Tensor(POLAR, [0, 1], "l", symbol="")
+
+
+def test_curvature_tensors_carry_their_symbols():
+    th = sp.Symbol("theta", positive=True)
+    ph = sp.Symbol("phi", real=True)
+    g = Metric(Chart("sphere", (th, ph)), sp.diag(1, sp.sin(th) ** 2))
+    symbols = (g.symbol, g.christoffel().symbol, g.riemann().symbol, g.ricci().symbol)
+    assert symbols == ("g", r"\Gamma", "R", r"\mathrm{Ric}")
+    assert g.inverse.symbol == "g" and g.christoffel().name == "Christoffel symbols"
+    gamma = g.christoffel()._repr_latex_()
+    # Gamma^theta_phi,phi = -sin cos, by hand
+    assert r"\Gamma^{\theta}{}_{\phi\phi} &= - \sin{\left(\theta \right)} \cos{\left(\theta \right)}" in gamma
+    assert "T^" not in gamma
+    riemann = g.riemann()._repr_latex_()
+    assert r"R^{\theta}{}_{\phi\theta\phi}" in riemann
+    for t in (g.christoffel(), g.riemann(), g.ricci(), g.inverse):
+        assert_mathtext(t._repr_latex_())

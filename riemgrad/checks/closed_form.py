@@ -45,6 +45,19 @@ class ClosedFormReport:
     tol: float
     passed: bool
 
+    def _repr_html_(self) -> str:
+        """A summary for Jupyter: verdict, absolute and relative errors, the times compared."""
+        from ..flows._display import fmt_range, html_table
+
+        verdict = "passed" if self.passed else "FAILED"
+        rows = [
+            ("verdict", f"{verdict}: max error {self.max_error:.3g} vs tol {self.tol:.3g}"),
+            ("max relative error", f"{self.max_relative_error:.3g}"),
+            ("times compared", f"{len(self.times)} (t = {fmt_range(self.times)})"),
+            ("error per time", fmt_range(self.errors, ".2e")),
+        ]
+        return html_table("ClosedFormReport", rows, ok=bool(self.passed))
+
 
 def _solution_exprs(solution: Any, coords: tuple[sp.Symbol, ...]) -> list[sp.Expr]:
     if isinstance(solution, Mapping):
@@ -174,6 +187,14 @@ class ConvergenceReport:
     dts: np.ndarray
     errors: np.ndarray
     order: float
+
+    def _repr_html_(self) -> str:
+        """A summary for Jupyter: the fitted order and the error at each step size."""
+        from ..flows._display import html_table
+
+        rows = [("fitted order", f"{self.order:.3f}")]
+        rows += [(f"dt = {dt:.3g}", f"error {err:.3e}") for dt, err in zip(self.dts, self.errors)]
+        return html_table("ConvergenceReport", rows)
 
 
 def convergence_order(

@@ -39,6 +39,20 @@ class InvarianceReport:
     tol: float
     passed: bool
 
+    def _repr_html_(self) -> str:
+        """A summary for Jupyter: verdict, largest error against the tolerance, the times checked."""
+        from ..flows._display import fmt_range, html_table
+
+        verdict = "passed" if self.passed else "FAILED"
+        rows = [
+            ("verdict", f"{verdict}: max error {self.max_error:.3g} vs tol {self.tol:.3g}"),
+            ("times checked", f"{len(self.times)} (t = {fmt_range(self.times)})"),
+            ("error per time", fmt_range(self.errors, ".2e")),
+        ]
+        if not np.all(np.isfinite(self.errors)):
+            rows.append(("note", "inf where a trajectory failed in either result (see their .status)"))
+        return html_table("InvarianceReport", rows, ok=bool(self.passed))
+
 
 def _times(result: Any, name: str) -> np.ndarray:
     if isinstance(result, FlowResult):

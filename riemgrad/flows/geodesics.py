@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsError
 from ..kernels.field import geodesic_field, require_metric
 from ..symbolic import Chart, Metric
+from ._display import ResultDisplay
 from .results import Status, _StatusSummary
 from .solve import solve_flow
 
@@ -26,7 +27,7 @@ __all__ = ["geodesic", "exp_map", "log_map", "distance", "GeodesicResult"]
 
 
 @dataclass(frozen=True)
-class GeodesicResult(_StatusSummary):
+class GeodesicResult(_StatusSummary, ResultDisplay):
     """Geodesics from many starting points, time-first.
 
     Attributes

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..symbolic import Chart
+from ._display import ResultDisplay
 
 __all__ = ["Status", "FlowResult", "DescentResult"]
 
@@ -107,7 +108,7 @@ class _Recorded(_StatusSummary):
 
 
 @dataclass(frozen=True)
-class FlowResult(_Recorded):
+class FlowResult(_Recorded, ResultDisplay):
     """A solved gradient flow, time-first.
 
     Attributes
@@ -151,7 +152,7 @@ class FlowResult(_Recorded):
 
 
 @dataclass(frozen=True)
-class DescentResult(_Recorded):
+class DescentResult(_Recorded, ResultDisplay):
     """A run of (preconditioned) gradient descent, step-index-first.
 
     Attributes

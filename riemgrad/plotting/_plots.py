@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import DimensionError, ShapeError
 from ..symbolic import ChartMap, Metric
 
-__all__ = ["plot_trajectories", "plot_metric_ellipses", "plot_loss", "plot_invariance"]
+__all__ = ["plot_trajectories", "plot_metric_ellipses", "plot_loss", "plot_invariance", "coordinate_labels"]
 
 
 def _axes(ax: Any) -> Any:
@@ -20,6 +20,60 @@ def _axes(ax: Any) -> Any:
 
     _, ax = plt.subplots()
     return ax
+
+
+def coordinate_labels(chart: Any) -> tuple[str, ...]:
+    r"""Axis labels for a chart's coordinates: their LaTeX names as mathtext, e.g. ``("$\\mu$", "$\\log\\sigma$")``.
+
+    Parameters
+    ----------
+    chart : Chart
+
+    Returns
+    -------
+    tuple of str, length chart.dim
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from riemgrad import Chart
+    >>> print(*coordinate_labels(Chart("log_sigma", sp.symbols("mu log_sigma", real=True))))
+    $\mu$ $\log\sigma$
+    """
+    names = getattr(chart, "latex_names", None) or {}
+    return tuple(f"${names[c]}$" if c in names else f"${c.name}$" for c in chart.coords)
+
+
+def _tidy_log_axis(ax: Any, which: str = "y") -> None:
+    """At most ~6 labelled decades, no labels on minor ticks: log-axis tick labels that do not collide."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_locator(LogLocator(base=10, numticks=6))
+    axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _contour_levels(Z: np.ndarray, levels: int) -> np.ndarray | None:
+    """Levels spaced geometrically in the excess over the grid's minimum: dense near the minimum.
+
+    Evenly spaced levels crowd where the loss is steep (near a domain edge where it
+    blows up) and leave the basin around the minimum empty; log-spaced excess
+    levels put about as many contours in each decade.
+    """
+    finite = Z[np.isfinite(Z)]
+    if finite.size < 4:
+        return None
+    zmin = finite.min()
+    excess = finite - zmin
+    pos = excess[excess > 0]
+    if pos.size < 2:
+        return None
+    lo, hi = np.quantile(pos, 0.005), np.quantile(pos, 0.95)
+    lo = max(lo, hi * 1e-6)
+    if not hi > lo:
+        return None
+    return zmin + np.geomspace(lo, hi, levels)
 
 
 def _trajectory_array(result: Any) -> np.ndarray:
@@ -61,13 +115,17 @@ def plot_trajectories(
     ax : matplotlib Axes, optional
         Where to draw; a new figure is made when omitted.
     levels : int
-        The number of contour levels.
+        The number of contour levels, spaced geometrically in the excess
+        ``L - min L`` over the plotted box, so the basin around the minimum
+        has as many contours as the steep walls.
     max_lines : int
         At most this many trajectories are drawn (evenly subsampled).
     labels : (str, str), optional
-        Axis labels; defaults to the coordinate names when a chart is known.
+        Axis labels; default: the chart's coordinates in LaTeX (``$\\mu$``,
+        ``$\\log\\sigma$``) when ``result`` has a chart, else ``$x_{0}$``, ``$x_{1}$``.
     **line_kwargs
-        Passed to ``Axes.plot`` for the trajectories.
+        Passed to ``Axes.plot`` for the trajectories; ``label`` names them in
+        the legend (once), which also shows the start and end points.
 
     Returns
     -------
@@ -80,8 +138,8 @@ def plot_trajectories(
     >>> t = np.linspace(0, 1, 11)[:, None, None]
     >>> xs = np.concatenate([np.exp(-t), 2 * np.exp(-2 * t)], axis=-1)   # (11, 1, 2)
     >>> ax = plot_trajectories(xs, loss=lambda p: (p**2).sum(axis=-1))
-    >>> len(ax.lines)
-    2
+    >>> len(ax.lines), ax.get_xlabel(), [t.get_text() for t in ax.get_legend().get_texts()]
+    (3, '$x_{0}$', ['trajectories', 'start', 'end', 'loss contours (log-spaced)'])
     """
     xs = _trajectory_array(result)
     if chart_map is not None:
@@ -94,32 +152,48 @@ def plot_trajectories(
     batch = xs.shape[1]
     pick = np.unique(np.linspace(0, batch - 1, min(batch, max_lines)).astype(int))
     finite = xs[np.isfinite(xs).all(axis=-1)]
+    extra: list[Any] = []  # legend entries for artists that are not lines (the contours)
     if loss is not None and finite.size:
         lo, hi = finite.min(axis=0), finite.max(axis=0)
         pad = 0.1 * np.maximum(hi - lo, 1e-9)
-        gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 120)
-        gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 120)
+        gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160)
+        gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160)
         X, Y = np.meshgrid(gx, gy)
         pts = np.stack([X.ravel(), Y.ravel()], axis=-1)
         with np.errstate(all="ignore"):
             Z = np.asarray(loss(pts), dtype=float).reshape(X.shape)
-        finite_z = Z[np.isfinite(Z)]
-        if finite_z.size:
-            # levels at quantiles of the loss over the box: a loss that blows up at the domain's
-            # edge (sigma -> 0) would otherwise squeeze every contour against it
-            lv = np.unique(np.quantile(finite_z, np.linspace(0.01, 0.95, levels)))
-            if lv.size >= 2:
-                ax.contour(X, Y, np.where(np.isfinite(Z), Z, np.nan), levels=lv, cmap="Greys", linewidths=0.6)
-    style = {"lw": 0.9, "alpha": 0.8} | line_kwargs
-    for b in pick:
-        ax.plot(xs[:, b, 0], xs[:, b, 1], **style)
-    ax.plot(xs[0, pick, 0], xs[0, pick, 1], "o", ms=2.5, color="k", label="start")
+        lv = _contour_levels(Z, levels)
+        if lv is not None:
+            import matplotlib.colors as mcolors
+            from matplotlib.lines import Line2D
+
+            zmin = np.nanmin(np.where(np.isfinite(Z), Z, np.nan))
+            ex_levels = lv - zmin
+            # clamp below the lowest level (the grid's minimum itself is 0, which a log norm masks)
+            excess = np.where(np.isfinite(Z), np.maximum(Z - zmin, 1e-3 * ex_levels[0]), np.nan)
+            # coloured by the excess over the minimum on a log scale, so each level is distinct
+            norm = mcolors.LogNorm(vmin=ex_levels[0], vmax=ex_levels[-1])
+            ax.contour(X, Y, excess, levels=ex_levels, cmap="viridis", norm=norm, linewidths=0.8, alpha=0.8)
+            extra.append(Line2D([], [], color="#21918c", lw=0.8, label="loss contours (log-spaced)"))
+    style = {"lw": 0.9, "alpha": 0.8, "color": "C1"} | line_kwargs
+    label = style.pop("label", "trajectories")
+    shown = set(ax.get_legend_handles_labels()[1])  # a second call on the same Axes: no second "start"
+    for k, b in enumerate(pick):
+        ax.plot(xs[:, b, 0], xs[:, b, 1], label=label if k == 0 else None, **style)
+    ax.plot(xs[0, pick, 0], xs[0, pick, 1], "o", ms=2.5, color="k", label=None if "start" in shown else "start")
+    ends = [xs[ok, b][-1] for b in pick if (ok := np.isfinite(xs[:, b]).all(axis=-1)).any()]
+    ends = np.asarray(ends, dtype=float).reshape(-1, 2)
+    if ends.size:
+        ax.plot(ends[:, 0], ends[:, 1], "x", ms=4, color="C3", label=None if "end" in shown else "end")
     chart = chart_map.target if chart_map is not None else getattr(result, "chart", None)
     if labels is None and chart is not None:
-        labels = tuple(c.name for c in chart.coords)
-    if labels:
-        ax.set_xlabel(labels[0])
-        ax.set_ylabel(labels[1])
+        labels = coordinate_labels(chart)
+    if labels is None:
+        labels = ("$x_{0}$", "$x_{1}$")
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + extra, fontsize="small", loc="best")
     return ax
 
 
@@ -158,6 +232,7 @@ def plot_metric_ellipses(
     n: int = 7,
     radius: float | None = None,
     ax: Any = None,
+    labels: tuple[str, str] | None = None,
     **patch_kwargs: Any,
 ) -> Any:
     """Tissot's indicatrix: the unit ball {v : v^T g(x) v = r^2} drawn at grid points.
@@ -178,6 +253,9 @@ def plot_metric_ellipses(
         The ellipses' geodesic radius; chosen so that the largest one fits a
         grid cell when omitted.
     ax : matplotlib Axes, optional
+    labels : (str, str), optional
+        Axis labels; default: the chart's coordinates in LaTeX when ``metric``
+        is a Metric or a FlowField, else ``$x_{0}$``, ``$x_{1}$``.
     **patch_kwargs
         Passed to ``matplotlib.patches.Ellipse``.
 
@@ -194,8 +272,8 @@ def plot_metric_ellipses(
     >>> y = sp.Symbol("y", positive=True)
     >>> g = rg.Metric(rg.Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2))
     >>> ax = plot_metric_ellipses(g, (-1, 1), (0.5, 2), n=4)
-    >>> len(ax.patches)
-    16
+    >>> len(ax.patches), ax.get_xlabel(), ax.get_ylabel()
+    (16, '$x$', '$y$')
     """
     from matplotlib.patches import Ellipse
 
@@ -224,6 +302,11 @@ def plot_metric_ellipses(
     ax.set_xlim(xlim[0] - 0.5 * cell, xlim[1] + 0.5 * cell)
     ax.set_ylim(ylim[0] - 0.5 * cell, ylim[1] + 0.5 * cell)
     ax.set_aspect("equal")
+    chart = getattr(metric, "chart", None)
+    if labels is None:
+        labels = coordinate_labels(chart) if chart is not None else ("$x_{0}$", "$x_{1}$")
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
     return ax
 
 
@@ -253,6 +336,10 @@ def plot_loss(
     ax : matplotlib Axes, optional
     max_lines : int
         At most this many trajectories are drawn.
+    **line_kwargs
+        Passed to ``Axes.plot``; ``label`` names the whole batch once in the
+        legend. A legend is drawn when the Axes holds more than one labelled
+        series (e.g. several calls with ``label=``, or a ``reference``).
 
     Returns
     -------
@@ -270,20 +357,23 @@ def plot_loss(
     ('log', 2)
     """
     ts = getattr(result, "ts", None)
-    xlabel = "t"
+    xlabel = "time $t$"
     if ts is None:
-        ts, xlabel = result.ks, "step"
+        ts, xlabel = result.ks, "step $k$"
     ts = np.asarray(ts, dtype=float)
     L = np.asarray(result.losses, dtype=float) - np.asarray(baseline, dtype=float)
     if L.ndim == 1:
         L = L[:, None]
+    L = L.reshape(L.shape[0], -1)
     if L.shape[0] != ts.shape[0]:
         raise ShapeError(f"`result.losses` has {L.shape[0]} rows but there are {ts.shape[0]} recorded times.")
     ax = _axes(ax)
     pick = np.unique(np.linspace(0, L.shape[1] - 1, min(L.shape[1], max_lines)).astype(int))
     style = {"lw": 1.0, "color": "C0", "alpha": 0.7} | line_kwargs
-    for b in pick:
-        ax.plot(ts, L[:, b], **style)
+    label = style.pop("label", None)
+    for k, b in enumerate(pick):
+        # one legend entry for the whole batch, not one per trajectory
+        ax.plot(ts, L[:, b], label=label if k == 0 else None, **style)
     if reference is not None:
         ref = reference(ts) if callable(reference) else reference
         ref = np.asarray(ref, dtype=float)
@@ -292,14 +382,18 @@ def plot_loss(
         for b in range(min(ref.shape[1], len(pick))):
             col = pick[b] if ref.shape[1] == L.shape[1] else b
             ax.plot(ts, ref[:, col], "--", color="k", lw=1.0, label="closed form" if b == 0 else None)
-        ax.legend()
     ax.set_yscale("log")
+    _tidy_log_axis(ax, "y")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("loss" if np.all(np.asarray(baseline) == 0) else "loss - baseline")
+    ax.set_ylabel("loss $L$" if np.all(np.asarray(baseline) == 0) else r"excess loss $L - L_{\mathrm{ref}}$")
+    if len(ax.get_legend_handles_labels()[1]) > 1:
+        ax.legend(fontsize="small")
     return ax
 
 
-def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None, label: str | None = None) -> Any:
+def plot_invariance(
+    report: Any, ts: np.ndarray | None = None, *, ax: Any = None, label: str | None = None, **line_kwargs: Any
+) -> Any:
     """The invariance error (largest coordinate difference) against time, on a log scale.
 
     Parameters
@@ -312,7 +406,9 @@ def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None
         The times; taken from ``report.times`` when omitted.
     ax : matplotlib Axes, optional
     label : str, optional
-        Legend label.
+        Legend label; the legend appears once the Axes holds two labelled series.
+    **line_kwargs
+        Passed to ``Axes.plot`` (``color``, ``ls``...).
 
     Returns
     -------
@@ -334,10 +430,11 @@ def plot_invariance(report: Any, ts: np.ndarray | None = None, *, ax: Any = None
         raise ShapeError(f"`ts` has shape {ts.shape} but the errors have shape {errors.shape}.")
     ax = _axes(ax)
     # exact zeros (the shared starting points) have no place on a log scale: leave them out
-    ax.plot(ts, np.where(errors > 0, errors, np.nan), label=label)
+    ax.plot(ts, np.where(errors > 0, errors, np.nan), label=label, **line_kwargs)
     ax.set_yscale("log")
-    ax.set_xlabel("t")
-    ax.set_ylabel("max |x_a - map(x_b)|")
-    if label:
-        ax.legend()
+    _tidy_log_axis(ax, "y")
+    ax.set_xlabel("time $t$")
+    ax.set_ylabel(r"$\max\,|x_a - \varphi(x_b)|$")
+    if len(ax.get_legend_handles_labels()[1]) > 1:
+        ax.legend(fontsize="small")
     return ax

@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ChartMismatchError, CoordinateError, InverseMapError, ShapeError
+from ._latex import chart_latex, chart_map_latex, coordinate_latex, expr_latex
 from ._util import Frozen, as_expr, simplify_expr
 
 __all__ = ["Manifold", "Chart", "ChartMap"]
@@ -60,7 +61,7 @@ class Manifold(Frozen):
 
 
 class Chart(Frozen):
-    """A coordinate chart: an ordered tuple of distinct SymPy symbols.
+    r"""A coordinate chart: an ordered tuple of distinct SymPy symbols.
 
     Parameters
     ----------
@@ -72,12 +73,19 @@ class Chart(Frozen):
     manifold : Manifold, optional
         The manifold this chart covers (part of). A fresh one of the right
         dimension is made when omitted.
+    latex : mapping, optional
+        LaTeX for some coordinates, ``{symbol or name: latex}``, e.g.
+        ``{sigma: r"\varsigma"}`` (the same form as SymPy's ``symbol_names``).
+        The others follow the scheme of
+        :func:`riemgrad.symbolic._latex.coordinate_latex`: ``log_sigma`` ->
+        ``\log\sigma``, ``theta1`` -> ``\theta_{1}``, ``sigma_sq`` -> ``\sigma^{2}``.
+        Display only: two charts that differ only in ``latex`` are equal.
 
     Raises
     ------
     CoordinateError
         If ``coords`` is empty, holds something other than a Symbol, or repeats
-        a symbol.
+        a symbol, or ``latex`` names something that is not a coordinate.
     ShapeError
         If ``manifold`` has another dimension than ``len(coords)``.
 
@@ -92,9 +100,20 @@ class Chart(Frozen):
     ((mu, sigma), 2)
     >>> chart.domain
     {mu: 'real', sigma: 'positive'}
+    >>> print(chart.latex_names[sigma], Chart("log_sigma", (mu, sp.Symbol("log_sigma"))).latex_names)
+    \sigma {mu: '\\mu', log_sigma: '\\log\\sigma'}
+    >>> print(Chart("s", (mu, sigma), latex={"sigma": r"\varsigma"})._repr_latex_())
+    $\mathrm{s}:\ (\mu,\, \varsigma) \in \mathbb{R} \times (0, \infty)$
     """
 
-    def __init__(self, name: str, coords: Sequence[sp.Symbol], manifold: Manifold | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        coords: Sequence[sp.Symbol],
+        manifold: Manifold | None = None,
+        *,
+        latex: Mapping[Any, str] | None = None,
+    ) -> None:
         if isinstance(coords, sp.Symbol):
             coords = (coords,)
         try:
@@ -125,7 +144,32 @@ class Chart(Frozen):
                 f"`manifold` has dimension {manifold.dim} but `coords` has {len(coords)} symbols "
                 f"{coords}; a chart needs exactly one coordinate per dimension."
             )
-        self._set(name=str(name), coords=coords, manifold=manifold)
+        names = {c: coordinate_latex(c.name) for c in coords}
+        for key, tex in (latex or {}).items():
+            match = [c for c in coords if key == c or key == c.name]
+            if not match or not isinstance(tex, str):
+                raise CoordinateError(
+                    f"`latex` must map coordinates of chart {name!r} ({[c.name for c in coords]}) to LaTeX "
+                    f"strings; got {key!r}: {tex!r}. Write e.g. latex={{{coords[0].name!r}: r'\\alpha'}}."
+                )
+            names[match[0]] = tex
+        self._set(name=str(name), coords=coords, manifold=manifold, latex_names=names)
+
+    def latex(self, expr: Any) -> str:
+        r"""LaTeX of an expression in this chart's coordinates, with their display names.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> from riemgrad import Chart
+        >>> t = sp.Symbol("log_sigma", real=True)
+        >>> print(Chart("log_sigma", (t,)).latex(sp.exp(2 * t)))
+        e^{2 \log\sigma}
+        """
+        return expr_latex(expr, self.latex_names)
+
+    def _repr_latex_(self) -> str:
+        return "$" + chart_latex(self) + "$"
 
     @property
     def dim(self) -> int:
@@ -291,6 +335,26 @@ class ChartMap(Frozen):
 
     def __repr__(self) -> str:
         return f"ChartMap({self.source.name!r} -> {self.target.name!r}, {self.forward})"
+
+    def _latex_map(self) -> str:
+        """The map as ``source -> target: (target coords) = (forward)`` (mathtext-valid)."""
+        return chart_map_latex(self)[0]
+
+    def _repr_latex_(self) -> str:
+        r"""The map and its Jacobian, for Jupyter.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> from riemgrad import Chart, ChartMap
+        >>> tau = sp.Symbol("log_sigma", real=True)
+        >>> s = sp.Symbol("sigma", positive=True)
+        >>> m = ChartMap(Chart("log_sigma", (tau,)), Chart("sigma", (s,)), (sp.exp(tau),))
+        >>> print(m._repr_latex_())  # doctest: +NORMALIZE_WHITESPACE
+        $\displaystyle \mathrm{log\_sigma} \to \mathrm{sigma}:\quad \sigma = e^{\log\sigma},\qquad
+        \frac{\partial(\sigma)}{\partial(\log\sigma)} = \left[\begin{matrix}e^{\log\sigma}\end{matrix}\right]$
+        """
+        return r"$\displaystyle {},\qquad {}$".format(*chart_map_latex(self))
 
     @cached_property
     def _jacobian(self) -> sp.ImmutableMatrix:

@@ -97,7 +97,7 @@ class Metric(Tensor):
             raise ChartMismatchError(f"`chart` must be a Chart; got {type(chart).__name__}.")
         M = as_square_matrix(matrix, chart.dim, "matrix", f"one row and column per coordinate of chart {chart.name!r}")
         _check_symmetric(M)
-        super().__init__(chart, sp.ImmutableDenseNDimArray(M.tolist()), "ll")
+        super().__init__(chart, sp.ImmutableDenseNDimArray(M.tolist()), "ll", symbol="g", name="metric")
         auto = simplifier == "auto" or simplifier is True
         self._set(
             matrix=M,
@@ -218,7 +218,8 @@ class Metric(Tensor):
         >>> Metric(Chart("c", (x, y)), [[2, 1], [1, 1]]).inverse.components
         [[1, -1], [-1, 2]]
         """
-        return Tensor._trusted(self.chart, self._to_expr_array(lambda i, j: self._Ginv[i][j], 2), "uu")
+        arr = self._to_expr_array(lambda i, j: self._Ginv[i][j], 2)
+        return Tensor._trusted(self.chart, arr, "uu", "g", "inverse metric")
 
     @cached_property
     def inverse_matrix(self) -> sp.ImmutableMatrix:
@@ -437,7 +438,8 @@ class Metric(Tensor):
     @cached_property
     def _christoffel_tensor(self) -> Tensor:
         g = self._gamma
-        return Tensor._trusted(self.chart, self._to_expr_array(lambda k, i, j: g[k][i][j], 3), "ull")
+        arr = self._to_expr_array(lambda k, i, j: g[k][i][j], 3)
+        return Tensor._trusted(self.chart, arr, "ull", r"\Gamma", "Christoffel symbols")
 
     @cached_property
     def _dgamma(self) -> dict[tuple[int, int, int, int], Any]:
@@ -499,7 +501,7 @@ class Metric(Tensor):
 
     @cached_property
     def _riemann_tensor(self) -> Tensor:
-        return Tensor._trusted(self.chart, self._to_expr_array(self._riemann_at, 4), "ulll")
+        return Tensor._trusted(self.chart, self._to_expr_array(self._riemann_at, 4), "ulll", "R", "Riemann tensor")
 
     @cached_property
     def _ricci(self) -> list[list[Any]]:
@@ -534,7 +536,8 @@ class Metric(Tensor):
 
     @cached_property
     def _ricci_tensor(self) -> Tensor:
-        return Tensor._trusted(self.chart, self._to_expr_array(lambda b, d: self._ricci[b][d], 2), "ll")
+        arr = self._to_expr_array(lambda b, d: self._ricci[b][d], 2)
+        return Tensor._trusted(self.chart, arr, "ll", r"\mathrm{Ric}", "Ricci tensor")
 
     @cached_property
     def _scalar(self) -> sp.Expr:
@@ -716,9 +719,10 @@ class Metric(Tensor):
         return f"Metric(chart={self.chart.name!r}, matrix={self.matrix.tolist()})"
 
     def _repr_latex_(self) -> str:
-        d = self._differentials()
-        names = {di: r"\mathrm{d}" + sp.latex(c) for di, c in zip(d, self.chart.coords)}
-        return "$\\displaystyle ds^{2} = " + sp.latex(self.line_element(), symbol_names=names) + "$"
+        """``ds^2`` with each coefficient before its differentials (``\\frac{1}{\\sigma^2} d\\mu^2``)."""
+        from ._latex import line_element_latex
+
+        return "$\\displaystyle " + line_element_latex(self.matrix, self.chart.coords, self.chart.latex_names) + "$"
 
 
 def _check_symmetric(M: sp.ImmutableMatrix) -> None:

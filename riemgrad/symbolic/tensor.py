@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from ..errors import ChartMismatchError, IndexPositionError, ShapeError
+from ..errors import ArgumentTypeError, ChartMismatchError, IndexPositionError, ShapeError
+from ._latex import indexed_symbol
 from ._util import Frozen, as_expr, resolve_simplifier
 from .charts import Chart, ChartMap, _check_same_chart
 
@@ -66,7 +67,7 @@ def _as_array(components: Any, dim: int, rank: int) -> sp.ImmutableDenseNDimArra
 
 
 class Tensor(Frozen):
-    """A tensor field on a chart, with its index positions.
+    r"""A tensor field on a chart, with its index positions.
 
     Parameters
     ----------
@@ -79,6 +80,11 @@ class Tensor(Frozen):
         One letter per index, read left to right: ``"u"`` upper
         (contravariant), ``"l"`` lower (covariant). ``"ull"`` is Gamma^k_ij with
         ``components[k, i, j]``.
+    symbol : str, optional
+        The LaTeX of the kernel letter shown in Jupyter, e.g. ``r"\Gamma"``;
+        ``"T"`` when omitted. Display only (equality ignores it).
+    name : str, optional
+        A plain-text name, e.g. ``"Christoffel symbols"``. Display only.
 
     Raises
     ------
@@ -97,20 +103,29 @@ class Tensor(Frozen):
     [y, -x]
     >>> v.rank, v.indices
     (1, 'u')
+    >>> w = Tensor(Chart("cartesian", (x, y)), [[[0, x], [0, 0]], [[y, 0], [0, 0]]], "lul", symbol="S")
+    >>> print(w._repr_latex_())
+    $\displaystyle \begin{aligned} S_{x}{}^{x}{}_{y} &= x \\ S_{y}{}^{x}{}_{x} &= y \end{aligned}$
     """
 
-    def __init__(self, chart: Chart, components: Any, indices: str) -> None:
+    def __init__(
+        self, chart: Chart, components: Any, indices: str, *, symbol: str = "T", name: str | None = None
+    ) -> None:
         if not isinstance(chart, Chart):
             raise ChartMismatchError(f"`chart` must be a Chart; got {type(chart).__name__}.")
         indices = _check_indices(indices)
         arr = _as_array(components, chart.dim, len(indices))
-        self._set(chart=chart, indices=indices, components=arr)
+        if not isinstance(symbol, str) or not symbol:
+            raise ArgumentTypeError(f"`symbol` must be a non-empty LaTeX string such as r'\\Gamma'; got {symbol!r}.")
+        self._set(chart=chart, indices=indices, components=arr, symbol=symbol, name=name)
 
     @classmethod
-    def _trusted(cls, chart: Chart, arr: sp.ImmutableDenseNDimArray, indices: str) -> Tensor:
+    def _trusted(
+        cls, chart: Chart, arr: sp.ImmutableDenseNDimArray, indices: str, symbol: str = "T", name: str | None = None
+    ) -> Tensor:
         """Build from an array the library made itself (right shape, SymPy entries): no re-validation."""
         t = object.__new__(Tensor)
-        t._set(chart=chart, indices=indices, components=arr)
+        t._set(chart=chart, indices=indices, components=arr, symbol=symbol, name=name)
         return t
 
     # ------------------------------------------------------------------ basics
@@ -143,7 +158,14 @@ class Tensor(Frozen):
         return hash((self.chart, self.indices, tuple(_elements(self.components))))
 
     def _new(self, components: Any, indices: str | None = None, chart: Chart | None = None) -> Tensor:
-        return Tensor(chart or self.chart, components, self.indices if indices is None else indices)
+        """A tensor like this one (same symbol and name) with new components, indices or chart."""
+        return Tensor(
+            chart or self.chart,
+            components,
+            self.indices if indices is None else indices,
+            symbol=self.symbol,
+            name=self.name,
+        )
 
     def _map(self, fn: Callable[[sp.Expr], sp.Expr]) -> sp.ImmutableDenseNDimArray:
         if self.rank == 0:
@@ -359,7 +381,7 @@ class Tensor(Frozen):
             Jinv = sp.ImmutableMatrix(J.inv().applyfunc(simp))
         sub = dict(zip(chart_map.target.coords, chart_map.forward))
         if self.rank == 0:
-            return Tensor(chart_map.source, simp(self.components[()].xreplace(sub)), "")
+            return self._new(simp(self.components[()].xreplace(sub)), chart=chart_map.source)
         # substitute simultaneously (charts may share symbols)
         comps = self.components.applyfunc(lambda e: e.xreplace(sub))
         m, n = chart_map.source.dim, chart_map.target.dim
@@ -377,7 +399,7 @@ class Tensor(Frozen):
                         break
                 acc += f * c
             out.append(simp(acc))
-        return Tensor(chart_map.source, sp.ImmutableDenseNDimArray(out, (m,) * self.rank), self.indices)
+        return self._new(sp.ImmutableDenseNDimArray(out, (m,) * self.rank), chart=chart_map.source)
 
     def in_chart(self, chart_map: ChartMap, simplifier: Any = "auto") -> Tensor:
         """The same tensor written in ``chart_map.target`` (the tensor lives on its source).
@@ -399,21 +421,25 @@ class Tensor(Frozen):
         return self.pullback(chart_map.inverse(), simplifier=simplifier)
 
     # -------------------------------------------------------------- display
-    def _repr_latex_(self) -> str:
-        names = [sp.latex(c) for c in self.chart.coords]
+    def _latex_rows(self) -> list[str]:
+        """One ``symbol^{..}{}_{..} &= value`` row per nonzero component (each row mathtext-valid without ``&``)."""
+        names = [self.chart.latex_names[c] for c in self.chart.coords]
         if self.rank == 0:
-            return f"$\\displaystyle {sp.latex(self.components[()])}$"
+            return [f"{self.symbol} &= {self.chart.latex(self.components[()])}"]
         rows = []
         for idx in itertools.product(range(self.dim), repeat=self.rank):
             c = self.components[idx]
             if c == 0:
                 continue
-            up = "".join(names[i] for i, p in zip(idx, self.indices) if p == "u")
-            lo = "".join(names[i] for i, p in zip(idx, self.indices) if p == "l")
-            rows.append(f"T^{{{up}}}_{{{lo}}} &= {sp.latex(c)}")
-        if not rows:
-            rows = ["T &= 0"]
-        return "$\\displaystyle \\begin{aligned} " + r" \\ ".join(rows) + " \\end{aligned}$"
+            head = indexed_symbol(self.symbol, self.indices, [names[i] for i in idx])
+            rows.append(f"{head} &= {self.chart.latex(c)}")
+        return rows or [f"{self.symbol} &= 0"]
+
+    def _repr_latex_(self) -> str:
+        """The nonzero components, one per line, indices in their order (``"lul"`` is not ``"ull"``)."""
+        if self.rank == 0:
+            return "$\\displaystyle " + self._latex_rows()[0].replace(" &=", " =") + "$"
+        return "$\\displaystyle \\begin{aligned} " + r" \\ ".join(self._latex_rows()) + " \\end{aligned}$"
 
     @cached_property
     def free_symbols(self) -> set[sp.Symbol]:
