@@ -20,15 +20,19 @@ small ``tanh``):
 ``vexpm1``
     The fdlibm algorithm with all of its cases computed and selected.
 ``vtanh``
-    ``x + x z P(z)`` (``z = x**2``, ``P`` of degree 16 fitted here) for ``|x| < 1``, else
+    ``x + x z P(z)`` (``z = x**2``, ``P`` of degree 16 fitted here, the correction summed in
+    double-double) for ``|x| < 1``, else
     ``1 - 2/(expm1(2|x|) + 2)``; ``±1`` beyond ``|x| > 22``.
 ``vsin``, ``vcos``
     Three-round Cody-Waite reduction by a 3 x 33-bit ``pi/2`` (fdlibm's "medium" case,
     good to 151 bits, exact for ``|x| < 2**20``) and the fdlibm kernels. Beyond
-    ``|x| >= 2**20`` (and for inf/NaN) the functions call ``math.sin``/``math.cos``: the
-    reduction's accuracy ends there. That call sits in a branch, which LLVM still
-    vectorizes by evaluating the branch-free part for every lane and calling the scalar
-    function only where needed (see ``tests/test_elementary.py``).
+    ``|x| >= 2**20`` the functions call ``math.sin``/``math.cos``: the reduction's
+    accuracy ends there. The loop still vectorizes, but LLVM if-converts the branch and
+    calls the scalar C function for every lane (with argument 0 where it is not needed),
+    which costs most of the gain: ``vsin_bounded``/``vcos_bounded`` leave the call out and
+    return NaN for ``|x| >= 2**20``, for callers that know their arguments are moderate.
+    A vectorizable Payne-Hanek reduction (a table of 2/pi by exponent, as in SLEEF) would
+    remove the call; it is not written yet.
 
 Special values are those of :mod:`math` and IEEE 754: ``vexp`` overflows to ``inf``
 above ``709.782712893384``, underflows through the subnormals to ``0`` below
@@ -316,7 +320,10 @@ def vlog1p(x):
     c = x - (u - 1.0)
     if k >= 2:
         c = 1.0 - (u - x)
-    c = c / u
+    uu = u
+    if not uu > 0.0:
+        uu = 1.0  # x <= -1 (selected away below); keeps pure Python from dividing by 0
+    c = c / uu
     if k >= 54:
         c = 0.0
     f = bits_float((b & 0x000FFFFFFFFFFFFF) + 0x3FE6A09E00000000) - 1.0
@@ -351,26 +358,48 @@ def vtanh(x):
     """Hyperbolic tangent of a double, vectorizable, error below 1 ulp."""
     a = abs(x)
     z = x * x
-    # |x| < 1: x + x z P(z), P of degree 16 interpolating (tanh(sqrt z)/sqrt z - 1)/z at the
-    # Chebyshev points of [0, 1] (coefficients computed with mpmath at 300 bits)
-    p = -8.538161901212156e-09
-    p = 9.364144622965759e-08 + z * p
-    p = -5.122767150793262e-07 + z * p
-    p = 1.9216974143833895e-06 + z * p
-    p = -5.777484136865915e-06 + z * p
-    p = 1.541627724102249e-05 + z * p
-    p = -3.8991741215043214e-05 + z * p
-    p = 9.67910218266933e-05 + z * p
-    p = -0.0002390884367049363 + z * p
-    p = 0.0005900175685254319 + z * p
-    p = -0.0014558326516768139 + z * p
-    p = 0.003592127823422879 + z * p
-    p = -0.008863235512566054 + z * p
-    p = 0.021869488535296695 + z * p
-    p = -0.053968253968231523 + z * p
-    p = 0.1333333333333331 + z * p
-    p = -0.3333333333333333 + z * p
-    small = x + (x * z) * p
+    # |x| < 1: tanh x = x + x z (-1/3 + z P1(z)), P1 of degree 15 interpolating at the
+    # Chebyshev points of z in [0, 1] (mpmath, 300 bits). The correction is up to 31% of the
+    # result, so it is summed in double-double: -1/3 as two doubles, the products exact by
+    # Dekker's splitting (no FMA needed), Fast2Sum for the additions.
+    p1 = -1.0194947086878417e-08
+    p1 = 1.0671460035440944e-07 + z * p1
+    p1 = -5.589611878490674e-07 + z * p1
+    p1 = 2.0214631163816744e-06 + z * p1
+    p1 = -5.919642199680327e-06 + z * p1
+    p1 = 1.555872204514558e-05 + z * p1
+    p1 = -3.909489114669662e-05 + z * p1
+    p1 = 9.684564548505856e-05 + z * p1
+    p1 = -0.0002391096012768218 + z * p1
+    p1 = 0.0005900235117283935 + z * p1
+    p1 = -0.0014558338369963881 + z * p1
+    p1 = 0.0035921279857806117 + z * p1
+    p1 = -0.008863235527054621 + z * p1
+    p1 = 0.02186948853607107 + z * p1
+    p1 = -0.053968253968252985 + z * p1
+    p1 = 0.13333333333333333 + z * p1
+    zp1 = z * p1
+    ph = -0.3333333333333333 + zp1
+    pl = (zp1 - (ph + 0.3333333333333333)) + -1.850371707708594e-17
+    xz = x * z
+    xs = 134217729.0 * x  # Veltkamp split of x, z, xz and ph into 26-bit halves
+    xh = xs - (xs - x)
+    xl = x - xh
+    zs = 134217729.0 * z
+    zh = zs - (zs - z)
+    zl = z - zh
+    exz = ((xh * zh - xz) + xh * zl + xl * zh) + xl * zl
+    ws = 134217729.0 * xz
+    wh = ws - (ws - xz)
+    wl = xz - wh
+    ps = 134217729.0 * ph
+    pph = ps - (ps - ph)
+    ppl = ph - pph
+    w = xz * ph
+    ew = ((wh * pph - w) + wh * ppl + wl * pph) + wl * ppl
+    lo = ew + (xz * pl + exz * ph)
+    sh = x + w
+    small = sh + ((w - (sh - x)) + lo)
     aa = a
     if aa > 22.0:
         aa = 22.0
@@ -381,6 +410,8 @@ def vtanh(x):
     if x < 0.0:
         big = -big
     y = small
+    if a < 3.725290298461914e-09:
+        y = x  # |x| < 2**-28: tanh x rounds to x (keeps -0.0)
     if a >= 1.0:
         y = big
     return y
@@ -437,7 +468,7 @@ def _kcos(x, y):
 
 
 def vsin(x):
-    """Sine of a double, vectorizable for ``|x| < 2**20``, error below 1 ulp."""
+    """Sine of a double, error below 1 ulp; the C library beyond ``|x| >= 2**20``."""
     xs = x
     if not abs(x) < 1048576.0:
         xs = 0.0
@@ -449,19 +480,21 @@ def vsin(x):
         y = c
     if n & 2:
         y = -y
-    # Beyond the reduction's range (and inf/NaN): the C library. LLVM evaluates the call for
-    # every lane of a vector, so the argument is 0 (a fast path of libm) where it is not used.
-    big = xs - xs
-    if not abs(x) < 1048576.0:
+    # Beyond the reduction's range: the C library. LLVM evaluates the call for every lane
+    # of a vector, so the argument is 0 (a fast path of libm) where it is not used.
+    big = 0.0
+    if abs(x) >= 1048576.0 and abs(x) < math.inf:
         big = x
     yb = math.sin(big)
     if not abs(x) < 1048576.0:
         y = yb
+    if not abs(x) < math.inf:
+        y = x - x  # inf and NaN give NaN
     return y
 
 
 def vcos(x):
-    """Cosine of a double, vectorizable for ``|x| < 2**20``, error below 1 ulp."""
+    """Cosine of a double, error below 1 ulp; the C library beyond ``|x| >= 2**20``."""
     xs = x
     if not abs(x) < 1048576.0:
         xs = 0.0
@@ -473,12 +506,14 @@ def vcos(x):
         y = -s
     if n & 2:
         y = -y
-    big = xs - xs
-    if not abs(x) < 1048576.0:
+    big = 0.0
+    if abs(x) >= 1048576.0 and abs(x) < math.inf:
         big = x
     yb = math.cos(big)
     if not abs(x) < 1048576.0:
         y = yb
+    if not abs(x) < math.inf:
+        y = x - x  # inf and NaN give NaN
     return y
 
 
