@@ -194,7 +194,10 @@ def vexp(x):
         xs = -746.0
     if xs != xs:
         xs = 0.0  # NaN: keep the integer conversion defined; selected away at the end
-    kf = math.floor(xs * 1.44269504088896338700e00 + 0.5)
+    # round x/ln2 to an integer by adding 1.5 * 2**52: the integer is then in the low bits
+    # (no float<->int conversion, which AVX2 lacks for 64-bit integers)
+    kd = xs * 1.44269504088896338700e00 + 6755399441055744.0
+    kf = kd - 6755399441055744.0
     hi = xs - kf * 6.93147180369123816490e-01
     lo = kf * 1.90821492927058770002e-10
     r = hi - lo
@@ -208,7 +211,7 @@ def vexp(x):
         )
     )
     y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
-    k = int(kf)
+    k = float_bits(kd) - 0x4338000000000000
     k1 = k >> 1
     k2 = k - k1
     y = y * bits_float((k1 + 1023) << 52) * bits_float((k2 + 1023) << 52)
@@ -226,12 +229,15 @@ def vexpm1(x):
         xs = -40.0
     if xs != xs:
         xs = 0.0
-    kf = math.floor(xs * 1.44269504088896338700e00 + 0.5)
+    # round x/ln2 to an integer by adding 1.5 * 2**52: the integer is then in the low bits
+    # (no float<->int conversion, which AVX2 lacks for 64-bit integers)
+    kd = xs * 1.44269504088896338700e00 + 6755399441055744.0
+    kf = kd - 6755399441055744.0
     hi = xs - kf * 6.93147180369123816490e-01
     lo = kf * 1.90821492927058770002e-10
     xr = hi - lo
     c = (hi - xr) - lo
-    k = int(kf)
+    k = float_bits(kd) - 0x4338000000000000
     hfx = 0.5 * xr
     hxs = xr * hfx
     r1 = 1.0 + hxs * (
@@ -301,7 +307,7 @@ def vlog(x):
         + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01))
     )
     rr = t2 + t1
-    dk = float(k)
+    dk = bits_float(k + 0x4338000000000000) - 6755399441055744.0  # float(k), vectorizable
     y = s * (hfsq + rr) + dk * 1.90821492927058770002e-10 - hfsq + f + dk * 6.93147180369123816490e-01
     if x == 0.0:
         y = -math.inf
@@ -341,7 +347,7 @@ def vlog1p(x):
         + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01))
     )
     rr = t2 + t1
-    dk = float(k)
+    dk = bits_float(k + 0x4338000000000000) - 6755399441055744.0  # float(k), vectorizable
     y = s * (hfsq + rr) + (dk * 1.90821492927058770002e-10 + c) - hfsq + f + dk * 6.93147180369123816490e-01
     if abs(x) < 1.1102230246251565e-16:  # 2**-53
         y = x
@@ -419,7 +425,8 @@ def vtanh(x):
 
 def _rem_pio2(x):
     # x = n pi/2 + (y0 + y1), |y0 + y1| <= pi/4 (1 + eps), for |x| < 2**20; returns n & 3 too.
-    fn = math.floor(x * 6.36619772367581382433e-01 + 0.5)
+    fd = x * 6.36619772367581382433e-01 + 6755399441055744.0  # round(x 2/pi) in the low bits
+    fn = fd - 6755399441055744.0
     r = x - fn * 1.57079632673412561417e00
     w = fn * 6.07710050650619224932e-11
     y0 = r - w
@@ -443,7 +450,7 @@ def _rem_pio2(x):
             w = w3
             y0 = y03
     y1 = (r - y0) - w
-    return y0, y1, int(fn) & 3
+    return y0, y1, float_bits(fd) & 3
 
 
 def _ksin(x, y):
