@@ -62,14 +62,20 @@ FLAG_SETS = {
 }
 
 
-def best_of(fn, repeat: int, rounds: int = 3) -> float:
-    best = math.inf
+def best_times(fns, repeat: int, rounds: int = 3) -> list[float]:
+    """Best time of each function over ``rounds`` alternating blocks of ``repeat`` calls.
+
+    The machine's cores are shared: alternating blocks give each side of a comparison
+    several chances to meet a quiet phase (as in bench_flows.py).
+    """
+    best = [math.inf] * len(fns)
     for _ in range(rounds):
-        time.sleep(0.02)
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t)
+        for i, fn in enumerate(fns):
+            time.sleep(0.02)
+            for _ in range(repeat):
+                t = time.perf_counter()
+                fn()
+                best[i] = min(best[i], time.perf_counter() - t)
     return best
 
 
@@ -93,9 +99,7 @@ def table_functions(n: int, repeat: int) -> None:
         lm, lv = elementwise_loop(mf), elementwise_loop(vf)
         lm(x, out)
         lv(x, out)
-        tm = best_of(lambda: lm(x, out), repeat)
-        tv = best_of(lambda: lv(x, out), repeat)
-        tu = best_of(lambda: uf(x, out=out), repeat)
+        tm, tv, tu = best_times([lambda: lm(x, out), lambda: lv(x, out), lambda: uf(x, out=out)], repeat)
         print(f"| {name} | {tm * 1e3:.2f} ms | {tv * 1e3:.2f} ms | {tu * 1e3:.2f} ms | {tm / tv:.2f} | {tu / tv:.2f} |")
 
 
@@ -215,10 +219,9 @@ def table_fastmath(batch: int, steps: int, repeat: int) -> None:
         k(X[:8], dt, 2)
         kernels[label] = k
     ref, _ = kernels["none"](X, dt, steps)
-    t_none = None
-    for label, k in kernels.items():
-        t = best_of(lambda: k(X, dt, steps), repeat)
-        t_none = t if t_none is None else t_none
+    times = best_times([lambda k=k: k(X, dt, steps) for k in kernels.values()], repeat)
+    t_none = times[0]
+    for (label, k), t in zip(kernels.items(), times):
         out1, _ = k(X, dt, steps)
         out2, _ = k(X, dt, steps)
         rel = float(np.max(np.abs(out1 - ref) / np.abs(ref)))
@@ -242,9 +245,9 @@ def table_log_sigma(batch: int, steps: int, repeat: int) -> None:
         ks, km, kv = make_w1("sigma", fm), make_w1("log_sigma_math", fm), make_w1("log_sigma_v", fm)
         for k, X in ((ks, Xs), (km, Xl), (kv, Xl)):
             k(X[:8], dt, 2)
-        ts = best_of(lambda: ks(Xs, dt, steps), repeat)
-        tm = best_of(lambda: km(Xl, dt, steps), repeat)
-        tv = best_of(lambda: kv(Xl, dt, steps), repeat)
+        ts, tm, tv = best_times(
+            [lambda: ks(Xs, dt, steps), lambda: km(Xl, dt, steps), lambda: kv(Xl, dt, steps)], repeat
+        )
         om, _ = km(Xl, dt, steps)
         ov, _ = kv(Xl, dt, steps)
         rel = float(np.max(np.abs(ov - om) / np.maximum(np.abs(om), 1e-300)))

@@ -40,11 +40,13 @@ above ``709.782712893384``, underflows through the subnormals to ``0`` below
 ``vlog(inf) = inf``; ``vsin(±inf) = vcos(±inf) = nan``; ``vtanh(±inf) = ±1``. Unlike
 ``math``, no function raises (a kernel must not raise in a batch).
 
-The functions must be compiled *without* the fast-math flags ``reassoc``, ``nnan`` and
-``ninf`` (``reassoc`` would undo the two-part constants and the ``hi - lo`` corrections);
-``contract`` (FMA) keeps the bound (tested). Numba applies fast-math per function, and
-LLVM keeps the flags per instruction when it inlines, so a kernel compiled with
-fast-math may call these functions as separate ``@njit`` functions.
+The functions are compiled with ``inline="always"``: Numba inlines them into the caller
+before LLVM sees the loop (LLVM alone finds them too big to inline, and a call blocks
+vectorization), so they take the *caller's* fast-math flags. ``contract`` (FMA),
+``arcp``, ``nsz`` and ``afn`` keep the 1-ulp bound (tested). ``reassoc`` breaks them:
+it folds the rounding shift ``(x/ln2 + 1.5*2**52) - 1.5*2**52`` and the ``hi - lo``
+corrections away (errors of 10**19 ulp, tested); ``nnan``/``ninf`` (in ``fastmath=True``)
+delete the special-value selects. A kernel that calls them must not use those flags.
 
 For a code generator, :data:`SOURCE` maps each name to the source text of its function
 and :func:`source_for` returns the text of a set of functions with their dependencies and
