@@ -5,6 +5,7 @@ One command::
 
     python benchmarks/bench_elementary.py           # about two minutes
     python benchmarks/bench_elementary.py --quick   # smaller sizes
+    NUMBA_NUM_THREADS=1 python benchmarks/bench_elementary.py --tables fastmath,logsigma --batch 2000
 
 Tables:
 
@@ -259,14 +260,23 @@ def table_log_sigma(batch: int, steps: int, repeat: int) -> None:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--batch", type=int, default=None, help="W1 batch (default 10,000)")
+    p.add_argument("--steps", type=int, default=None, help="W1 RK4 steps (default 5,000)")
+    p.add_argument("--tables", default="functions,fastmath,logsigma", help="comma-separated subset")
     a = p.parse_args(argv)
     n, batch, steps, repeat = (10**5, 2000, 1000, 2) if a.quick else (10**6, 10_000, 5_000, 3)
+    batch = a.batch or batch
+    steps = a.steps or steps
+    tables = a.tables.split(",")
     import numba
 
     print(f"numba {numba.__version__}, threads {numba.get_num_threads()}, numpy {np.__version__}")
-    table_functions(n, repeat)
-    table_fastmath(batch, steps, repeat)
-    table_log_sigma(batch, steps, repeat)
+    if "functions" in tables:
+        table_functions(n, repeat)
+    if "fastmath" in tables:
+        table_fastmath(batch, steps, repeat)
+    if "logsigma" in tables:
+        table_log_sigma(batch, steps, repeat)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ Examples
 --------
 >>> import math
 >>> from riemgrad.kernels.elementary import vexp, vlog, vsin
->>> vexp(1.0) == math.exp(1.0), vlog(0.0), vsin(0.0)
+>>> abs(vexp(1.0) - math.e) <= math.ulp(math.e), vlog(0.0), vsin(0.0)
 (True, -inf, 0.0)
 """
 
@@ -188,7 +188,24 @@ def _ol_bits_float(i):
 
 
 def vexp(x):
-    """``exp(x)`` for a double, vectorizable, error below 1 ulp (see the module notes)."""
+    """Exponential of a double, vectorizable; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        Any double.
+
+    Returns
+    -------
+    float
+        ``exp(x)``: ``inf`` above 709.782712893384, subnormal results rounded once, ``0``
+        below -745.1332191019411, ``nan`` for ``nan``.
+
+    Examples
+    --------
+    >>> vexp(0.0), vexp(1000.0), vexp(-1000.0), vexp(-745.0) > 0.0
+    (1.0, inf, 0.0, True)
+    """
     xs = x
     if xs > 709.9:  # clamp so that k stays in range; inf and overflow give inf below
         xs = 709.9
@@ -223,7 +240,23 @@ def vexp(x):
 
 
 def vexpm1(x):
-    """``exp(x) - 1`` for a double, vectorizable, accurate near 0 (fdlibm's algorithm)."""
+    """``exp(x) - 1`` for a double, vectorizable, accurate near 0; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        Any double.
+
+    Returns
+    -------
+    float
+        ``expm1(x)``: ``inf`` on overflow, ``-1`` below -40, ``nan`` for ``nan``.
+
+    Examples
+    --------
+    >>> vexpm1(1e-20), vexpm1(-50.0)
+    (1e-20, -1.0)
+    """
     xs = x
     if xs > 709.9:
         xs = 709.9
@@ -290,7 +323,23 @@ def vexpm1(x):
 
 
 def vlog(x):
-    """Natural logarithm of a double, vectorizable, error below 1 ulp."""
+    """Natural logarithm of a double, vectorizable; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        Any double; subnormals are exact arguments.
+
+    Returns
+    -------
+    float
+        ``log(x)``: ``-inf`` at 0, ``nan`` for ``x < 0`` and ``nan``, ``inf`` at ``inf``.
+
+    Examples
+    --------
+    >>> vlog(1.0), vlog(0.0), vlog(math.inf), math.isnan(vlog(-1.0))
+    (0.0, -inf, inf, True)
+    """
     xs = x
     kadj = 0
     if xs < 2.2250738585072014e-308:  # subnormal (and 0 or negative: selected away)
@@ -321,7 +370,23 @@ def vlog(x):
 
 
 def vlog1p(x):
-    """``log(1 + x)`` for a double, vectorizable, accurate near 0 (fdlibm/musl algorithm)."""
+    """``log(1 + x)`` for a double, vectorizable, accurate near 0; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        Any double.
+
+    Returns
+    -------
+    float
+        ``log1p(x)``: ``-inf`` at -1, ``nan`` below -1 and for ``nan``.
+
+    Examples
+    --------
+    >>> vlog1p(1e-20), vlog1p(-1.0)
+    (1e-20, -inf)
+    """
     u = 1.0 + x
     b = float_bits(u) + (0x3FF0000000000000 - 0x3FE6A09E00000000)
     k = (b >> 52) - 1023
@@ -363,7 +428,23 @@ def vlog1p(x):
 
 
 def vtanh(x):
-    """Hyperbolic tangent of a double, vectorizable, error below 1 ulp."""
+    """Hyperbolic tangent of a double, vectorizable; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        Any double.
+
+    Returns
+    -------
+    float
+        ``tanh(x)``: ``±1`` for ``|x| > 22`` and at ``±inf``, ``nan`` for ``nan``; odd, keeps ``-0.0``.
+
+    Examples
+    --------
+    >>> vtanh(0.0), vtanh(-math.inf), round(vtanh(0.5), 15)
+    (0.0, -1.0, 0.462117157260010)
+    """
     a = abs(x)
     z = x * x
     # |x| < 1: tanh x = x + x z (-1/3 + z P1(z)), P1 of degree 15 interpolating at the
@@ -477,7 +558,24 @@ def _kcos(x, y):
 
 
 def vsin(x):
-    """Sine of a double, error below 1 ulp; the C library beyond ``|x| >= 2**20``."""
+    """Sine of a double, vectorizable; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        Any double. For ``|x| >= 2**20`` the C library's ``sin`` (evaluated on every lane of a
+        vector, see the module notes).
+
+    Returns
+    -------
+    float
+        ``sin(x)``; ``nan`` for ``±inf`` and ``nan``.
+
+    Examples
+    --------
+    >>> vsin(0.0), vsin(-0.0), math.isnan(vsin(math.inf)), vsin(1e22) == math.sin(1e22)
+    (0.0, -0.0, True, True)
+    """
     xs = x
     if not abs(x) < 1048576.0:
         xs = 0.0
@@ -503,7 +601,24 @@ def vsin(x):
 
 
 def vcos(x):
-    """Cosine of a double, error below 1 ulp; the C library beyond ``|x| >= 2**20``."""
+    """Cosine of a double, vectorizable; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        Any double. For ``|x| >= 2**20`` the C library's ``cos`` (evaluated on every lane of a
+        vector, see the module notes).
+
+    Returns
+    -------
+    float
+        ``cos(x)``; ``nan`` for ``±inf`` and ``nan``.
+
+    Examples
+    --------
+    >>> vcos(0.0), math.isnan(vcos(-math.inf))
+    (1.0, True)
+    """
     xs = x
     if not abs(x) < 1048576.0:
         xs = 0.0
@@ -527,7 +642,23 @@ def vcos(x):
 
 
 def vsin_bounded(x):
-    """Sine for ``|x| < 2**20`` without the C-library fallback (``nan`` beyond), fully vectorized."""
+    """Sine for ``|x| < 2**20`` without a C-library call; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        A double; meant for ``|x| < 2**20``.
+
+    Returns
+    -------
+    float
+        ``sin(x)`` for ``|x| < 2**20``, ``nan`` beyond (and for ``inf``, ``nan``).
+
+    Examples
+    --------
+    >>> vsin_bounded(0.5) == vsin(0.5), math.isnan(vsin_bounded(2.0**20))
+    (True, True)
+    """
     xs = x
     if not abs(x) < 1048576.0:
         xs = 0.0
@@ -543,7 +674,23 @@ def vsin_bounded(x):
 
 
 def vcos_bounded(x):
-    """Cosine for ``|x| < 2**20`` without the C-library fallback (``nan`` beyond), fully vectorized."""
+    """Cosine for ``|x| < 2**20`` without a C-library call; error below 1 ulp.
+
+    Parameters
+    ----------
+    x : float
+        A double; meant for ``|x| < 2**20``.
+
+    Returns
+    -------
+    float
+        ``cos(x)`` for ``|x| < 2**20``, ``nan`` beyond (and for ``inf``, ``nan``).
+
+    Examples
+    --------
+    >>> vcos_bounded(0.5) == vcos(0.5), math.isnan(vcos_bounded(-(2.0**20)))
+    (True, True)
+    """
     xs = x
     if not abs(x) < 1048576.0:
         xs = 0.0
