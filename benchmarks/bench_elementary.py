@@ -5,7 +5,7 @@ One command::
 
     python benchmarks/bench_elementary.py           # about two minutes
     python benchmarks/bench_elementary.py --quick   # smaller sizes
-    NUMBA_NUM_THREADS=1 python benchmarks/bench_elementary.py --tables fastmath,logsigma --batch 2000
+    NUMBA_NUM_THREADS=1 python benchmarks/bench_elementary.py --tables w1 --batch 2000 --rounds 5
 
 Tables:
 
@@ -175,11 +175,6 @@ def make_w1(kind: str, fastmath):
     return soa
 
 
-@njit
-def _probe_none(x):
-    return x != x, math.isfinite(x), math.isnan(x), not (x > 0.0)
-
-
 def probe_flags(fastmath):
     """Do the status checks still see NaN and inf when compiled with these flags?"""
 
@@ -200,61 +195,58 @@ def starts(batch: int, chart: str) -> np.ndarray:
     return np.column_stack([m, s if chart == "sigma" else np.log(s)])
 
 
-def table_fastmath(batch: int, steps: int, repeat: int) -> None:
+def table_w1(batch: int, steps: int, repeat: int, rounds: int) -> None:
+    """Both W1 tables from one alternating timing loop over every kernel (fair under load)."""
     dt = 1e-3
-    X = starts(batch, "sigma")
+    Xs, Xl = starts(batch, "sigma"), starts(batch, "log_sigma")
     # statuses: a NaN start, an inf start and one outside the domain, at the end of the batch
-    Xs = X.copy()
-    Xs[-3] = (math.nan, 1.0)
-    Xs[-2] = (math.inf, 1.0)
-    Xs[-1] = (0.5, -1.0)
-    print(f"\n### W1 hand kernel, sigma chart, batch {batch:,} x {steps:,} RK4 steps (best of {3 * repeat})\n")
+    Xbad = Xs.copy()
+    Xbad[-3] = (math.nan, 1.0)
+    Xbad[-2] = (math.inf, 1.0)
+    Xbad[-1] = (0.5, -1.0)
+    runs = {}
+    for label, fm in FLAG_SETS.items():
+        runs[("sigma", label)] = (make_w1("sigma", fm), Xs)
+    for label in ("none", "contract", "contract+arcp"):
+        runs[("log_sigma_math", label)] = (make_w1("log_sigma_math", FLAG_SETS[label]), Xl)
+        runs[("log_sigma_v", label)] = (make_w1("log_sigma_v", FLAG_SETS[label]), Xl)
+    for k, X in runs.values():
+        k(X[:8], dt, 2)
+    fns = [lambda k=k, X=X: k(X, dt, steps) for k, X in runs.values()]
+    t = dict(zip(runs, best_times(fns, repeat, rounds)))
+
+    print(f"\n### W1 hand kernel, sigma chart, batch {batch:,} x {steps:,} RK4 steps (best of {rounds * repeat})\n")
     print(
         "| fast-math flags | time | none / this | max rel. diff from none | bitwise run to run "
         "| statuses (NaN, inf, outside) | x != x, isfinite, isnan see NaN/inf |"
     )
     print("|---|---|---|---|---|---|---|")
-    kernels = {}
-    for label, fm in FLAG_SETS.items():
-        k = make_w1("sigma", fm)
-        k(X[:8], dt, 2)
-        kernels[label] = k
-    ref, _ = kernels["none"](X, dt, steps)
-    times = best_times([lambda k=k: k(X, dt, steps) for k in kernels.values()], repeat)
-    t_none = times[0]
-    for (label, k), t in zip(kernels.items(), times):
-        out1, _ = k(X, dt, steps)
-        out2, _ = k(X, dt, steps)
+    ref, _ = runs[("sigma", "none")][0](Xs, dt, steps)
+    for label in FLAG_SETS:
+        k = runs[("sigma", label)][0]
+        out1, _ = k(Xs, dt, steps)
+        out2, _ = k(Xs, dt, steps)
         rel = float(np.max(np.abs(out1 - ref) / np.abs(ref)))
-        _, st = k(Xs, dt, 50)
+        _, st = k(Xbad, dt, 50)
         statuses = tuple(int(v) for v in st[-3:])
         ok = statuses == (2, 2, 1) and not st[:-3].any()
+        tt = t[("sigma", label)]
         print(
-            f"| {label} | {t * 1e3:.1f} ms | {t_none / t:.2f} | {rel:.1e} | {np.array_equal(out1, out2)} "
-            f"| {statuses} {'ok' if ok else 'BROKEN'} | {probe_flags(FLAG_SETS[label])} |"
+            f"| {label} | {tt * 1e3:.1f} ms | {t[('sigma', 'none')] / tt:.2f} | {rel:.1e} "
+            f"| {np.array_equal(out1, out2)} | {statuses} {'ok' if ok else 'BROKEN'} | {probe_flags(FLAG_SETS[label])} |"
         )
 
-
-def table_log_sigma(batch: int, steps: int, repeat: int) -> None:
-    dt = 1e-3
     print(f"\n### W1 hand kernel, log-sigma chart: math.exp against vexp, batch {batch:,} x {steps:,} RK4 steps\n")
-    print("| kernel | fast-math | time | against sigma chart (same flags) | math.exp / vexp | max rel. diff vexp vs math.exp |")
-    print("|---|---|---|---|---|---|")
-    Xs, Xl = starts(batch, "sigma"), starts(batch, "log_sigma")
+    print("| fast-math | sigma chart | log-sigma, math.exp | log-sigma, vexp | math.exp / vexp | vexp / sigma | max rel. diff vexp vs math.exp |")
+    print("|---|---|---|---|---|---|---|")
     for label in ("none", "contract", "contract+arcp"):
-        fm = FLAG_SETS[label]
-        ks, km, kv = make_w1("sigma", fm), make_w1("log_sigma_math", fm), make_w1("log_sigma_v", fm)
-        for k, X in ((ks, Xs), (km, Xl), (kv, Xl)):
-            k(X[:8], dt, 2)
-        ts, tm, tv = best_times(
-            [lambda: ks(Xs, dt, steps), lambda: km(Xl, dt, steps), lambda: kv(Xl, dt, steps)], repeat
-        )
-        om, _ = km(Xl, dt, steps)
-        ov, _ = kv(Xl, dt, steps)
+        ts, tm, tv = t[("sigma", label)], t[("log_sigma_math", label)], t[("log_sigma_v", label)]
+        om, _ = runs[("log_sigma_math", label)][0](Xl, dt, steps)
+        ov, _ = runs[("log_sigma_v", label)][0](Xl, dt, steps)
         rel = float(np.max(np.abs(ov - om) / np.maximum(np.abs(om), 1e-300)))
-        print(f"| sigma chart | {label} | {ts * 1e3:.1f} ms | 1.00 | | |")
-        print(f"| log-sigma, math.exp | {label} | {tm * 1e3:.1f} ms | {tm / ts:.2f} | | |")
-        print(f"| log-sigma, vexp | {label} | {tv * 1e3:.1f} ms | {tv / ts:.2f} | {tm / tv:.2f} | {rel:.1e} |")
+        print(
+            f"| {label} | {ts * 1e3:.1f} ms | {tm * 1e3:.1f} ms | {tv * 1e3:.1f} ms | {tm / tv:.2f} | {tv / ts:.2f} | {rel:.1e} |"
+        )
 
 
 def main(argv=None):
@@ -262,7 +254,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true")
     p.add_argument("--batch", type=int, default=None, help="W1 batch (default 10,000)")
     p.add_argument("--steps", type=int, default=None, help="W1 RK4 steps (default 5,000)")
-    p.add_argument("--tables", default="functions,fastmath,logsigma", help="comma-separated subset")
+    p.add_argument("--tables", default="functions,w1", help="comma-separated subset of functions,w1")
+    p.add_argument("--rounds", type=int, default=3, help="alternating timing rounds for W1")
     a = p.parse_args(argv)
     n, batch, steps, repeat = (10**5, 2000, 1000, 2) if a.quick else (10**6, 10_000, 5_000, 3)
     batch = a.batch or batch
@@ -273,10 +266,8 @@ def main(argv=None):
     print(f"numba {numba.__version__}, threads {numba.get_num_threads()}, numpy {np.__version__}")
     if "functions" in tables:
         table_functions(n, repeat)
-    if "fastmath" in tables:
-        table_fastmath(batch, steps, repeat)
-    if "logsigma" in tables:
-        table_log_sigma(batch, steps, repeat)
+    if "w1" in tables:
+        table_w1(batch, steps, repeat, rounds=a.rounds)
 
 
 if __name__ == "__main__":
