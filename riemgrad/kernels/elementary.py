@@ -45,9 +45,10 @@ before LLVM sees the loop (LLVM alone finds them too big to inline, and a call b
 vectorization), so they take the *caller's* fast-math flags. ``contract`` (FMA),
 ``arcp``, ``nsz`` and ``afn`` keep the 1-ulp bound (tested). ``reassoc`` together with
 ``nsz`` breaks them: LLVM then folds the rounding shift ``(x/ln2 + 1.5*2**52) -
-1.5*2**52`` and the ``hi - lo`` corrections away (``log(1) != 0``, errors of 10**18 ulp,
-tested); ``nnan``/``ninf`` (in ``fastmath=True``) delete the special-value selects. A
-kernel that calls them must not use ``reassoc`` with ``nsz``, nor ``nnan``/``ninf``.
+1.5*2**52`` and the ``hi - lo`` corrections away (measured: ``vlog`` returned 0.25 for
+every argument; tested); ``nnan``/``ninf`` (in ``fastmath=True``) delete the
+special-value selects. A kernel that calls them must not use ``reassoc`` with ``nsz``,
+nor ``nnan``/``ninf``.
 
 For a code generator, :data:`SOURCE` maps each name to the source text of its function
 and :func:`source_for` returns the text of a set of functions with their dependencies and
