@@ -49,7 +49,7 @@ from .symbolic import (
     kl_divergence,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Manifold",

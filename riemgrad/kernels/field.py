@@ -781,7 +781,7 @@ def generate_source(
     """The complete generated module for one field (see :class:`FlowField`)."""
     import numba
 
-    from .. import __version__
+    from .._version import __version__
 
     n = chart.dim
     coords = chart.coords
