@@ -7,7 +7,7 @@ import sympy as sp
 from riemgrad import Chart, Metric, compile_flow, euclidean_metric
 from riemgrad.errors import ChartMismatchError, CompilationError, CoordinateError, ShapeError
 from riemgrad.kernels import FlowField, cache_dir
-from riemgrad.kernels._codegen import ScalarPrinter, assignments
+from riemgrad.kernels.codegen import ScalarPrinter, assignments
 
 x, y = sp.symbols("x y", real=True)
 mu = sp.Symbol("mu", real=True)
@@ -69,7 +69,7 @@ def test_diagonal_metric_velocity_is_derived_symbolically(gaussian):
 def test_velocity_form_keeps_shared_subexpressions(gaussian):
     # (1 - mu) is the first component; the second, written around it, needs one product less
     # than the expanded mu**2 - 2*mu - sigma**2 + 5 (and is still exactly -G^{-1} grad L)
-    from riemgrad.kernels.field import _numeric_cost
+    from riemgrad.kernels.velocity import _numeric_cost
     from riemgrad.symbolic import simplify_expr
 
     v = gaussian.velocity_expr
@@ -239,12 +239,12 @@ def test_import_compiles_nothing():
 
 
 def test_derivation_is_reused_from_disk(gaussian, monkeypatch):
-    import riemgrad.kernels.field as field_module
+    import riemgrad.kernels.velocity as velocity_module
 
     def fail(*args, **kwargs):
         raise AssertionError("the velocity was derived again")
 
-    monkeypatch.setattr(field_module, "_symbolic_velocity", fail)
+    monkeypatch.setattr(velocity_module, "_symbolic_velocity", fail)
     again = compile_flow(gaussian.riemannian_metric, gaussian.loss_expr)
     assert again.velocity_expr == gaussian.velocity_expr and again.strategy == "symbolic"
     assert again.source == gaussian.source

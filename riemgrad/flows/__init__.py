@@ -7,6 +7,7 @@ descent. Both return time-first arrays and one :class:`Status` per start.
 the geodesic equations on the same compiled steppers.
 """
 
+from . import preconditioners
 from .geodesics import GeodesicResult, distance, exp_map, geodesic, log_map
 from .results import DescentResult, FlowResult, Status
 from .solve import STEPPERS, descend, solve_flow

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsError
-from ..kernels.field import geodesic_field, require_metric
+from ..kernels import geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from .results import Status, _StatusSummary
 from .solve import solve_flow

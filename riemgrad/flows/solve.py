@@ -5,16 +5,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from ..errors import ArgumentTypeError, SolverSettingsError
-from ..kernels import FlowField
-from ..kernels._template import CHUNK, DESCENT_KINDS
-from ..kernels.field import SCALAR_MAX_BATCH, SCALAR_MAX_DIM
-from ..preconditioners import Preconditioner, natural
+from ..kernels import AdaptiveRun, DescentRun, FixedStepRun, FlowField
+from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
 
 __all__ = ["solve_flow", "descend", "STEPPERS"]
@@ -45,74 +42,6 @@ def _threads(batch: int, parallel: Any) -> int:
     return n if parallel else 1
 
 
-def _run_ranges(
-    field: FlowField,
-    name: str,
-    threads: int,
-    X: np.ndarray,
-    a0: float,
-    a1: float,
-    nsteps: int,
-    idx: np.ndarray,
-    p: np.ndarray,
-    hyper: np.ndarray,
-    status: np.ndarray,
-    tlast: np.ndarray,
-) -> np.ndarray:
-    """Run ``_{name}_range`` over the batch X (dim, B): one call, or one per thread.
-
-    The kernel loops over chunks of at most CHUNK trajectories itself. With
-    ``threads > 1`` the batch is cut into one contiguous range per thread (whole
-    chunks, one task each, on a pool kept for the process); the kernels release
-    the GIL, so the ranges run in parallel. Saved states come back point-major,
-    ``(n_save, B, dim)``.
-    """
-    dim, B = X.shape
-    XS = np.empty((idx.size, B, dim))
-    kernel = f"_{name}_range"
-    args = (a0, a1, nsteps, idx, p, hyper, XS, status, tlast)
-    size = min(CHUNK, max(1, math.ceil(B / threads)))
-    nchunks = math.ceil(B / size)
-    parts = max(1, min(threads, nchunks))
-    if parts == 1:
-        field._call(kernel, X, 0, B, *args)
-        return XS
-    bounds = [min(B, (i * nchunks // parts) * size) for i in range(parts + 1)]
-    warm = bool(getattr(field._kernel(kernel), "signatures", True))
-    _map(lambda i: field._call(kernel, X, bounds[i], bounds[i + 1], *args), range(parts), threads, warm)
-    return XS
-
-
-_POOL: list[Any] = []
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """A thread pool kept for the process (starting threads at every call measured ~0.4 ms)."""
-    if not _POOL or _POOL[0]._max_workers < threads:
-        _POOL[:] = [ThreadPoolExecutor(max_workers=threads, thread_name_prefix="riemgrad")]
-    return _POOL[0]
-
-
-def _map(fn: Any, items: Any, threads: int, warm: bool = False) -> None:
-    """Apply ``fn`` to every item, on ``threads`` threads; unless ``warm``, the first item runs alone
-    so that the kernel is compiled (or loaded from disk) once, not by every thread."""
-    items = list(items)
-    if threads <= 1 or len(items) <= 1:
-        for it in items:
-            fn(it)
-        return
-    if not warm:
-        fn(items.pop(0))
-    # the calling thread takes the first item itself
-    futures = [_pool(threads).submit(fn, it) for it in items[1:]]
-    try:
-        if items:
-            fn(items[0])
-    finally:
-        for fut in futures:
-            fut.result()
-
-
 def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) -> None:
     """Turn NONFINITE into SINGULAR_METRIC where the metric at the last valid point is singular."""
     nonfinite = status == Status.NONFINITE
@@ -133,28 +62,6 @@ def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) 
                 status[i] = Status.SINGULAR_METRIC
         except np.linalg.LinAlgError:
             status[i] = Status.SINGULAR_METRIC
-
-
-def _fixed_step(
-    field: FlowField,
-    stepper: str,
-    threads: int,
-    X: np.ndarray,
-    t0: float,
-    h: float,
-    n: int,
-    idx: np.ndarray,
-    p: np.ndarray,
-    status: np.ndarray,
-    tlast: np.ndarray,
-) -> np.ndarray:
-    """n fixed steps of size h: one trajectory at a time for tiny batches, else in chunks."""
-    B = X.shape[1]
-    if B <= SCALAR_MAX_BATCH and field.dim <= SCALAR_MAX_DIM:
-        XS = np.empty((idx.size, B, field.dim))
-        field._call(f"_{stepper}_scalar", X, t0, h, n, idx, p, np.zeros(3), XS, status, tlast)
-        return XS
-    return _run_ranges(field, stepper, threads, X, t0, h, n, idx, p, np.zeros(3), status, tlast)
 
 
 def _records(
@@ -254,7 +161,7 @@ def solve_flow(
         raise SolverSettingsError(f"`t_span` must satisfy t0 < t1 (both finite); got {t_span!r}.")
     if stepper not in STEPPERS:
         raise SolverSettingsError(f"`stepper` must be one of {sorted(STEPPERS)}; got {stepper!r}.")
-    X, batch = field._points(x0, "x0", copy=True)
+    X, batch = field.layout(x0, "x0", copy=True)
     B = X.shape[1]
     p = field.param_vector(params)
     status = np.zeros(B, np.int64)
@@ -272,12 +179,9 @@ def solve_flow(
                 raise SolverSettingsError(
                     f"`saveat` must be a non-empty sequence of times within t_span {(t0, t1)}; got {saveat!r}."
                 )
-        XS = np.empty((save_t.size, B, field.dim))
         nsteps = np.zeros(B, np.int64)
-        args = (t0, t1, h0, float(rtol), float(atol), int(max_steps), save_t, p, XS, status, tlast, nsteps)
-        size = max(1, math.ceil(B / (4 * threads))) if threads > 1 else max(B, 1)
-        warm = bool(getattr(field._kernel("_dopri_range"), "signatures", True))
-        _map(lambda a: field._call("_dopri_range", X, a, min(B, a + size), *args), range(0, B, size), threads, warm)
+        run = AdaptiveRun(t0, t1, h0, float(rtol), float(atol), int(max_steps), save_t, p)
+        XS = field.run_adaptive(run, X, status, tlast, nsteps, threads=threads)
         ts = save_t
     else:
         if dt is None or not float(dt) > 0:
@@ -300,7 +204,7 @@ def solve_flow(
                     f"{req[bad][:3].tolist() if bad.any() else 'nothing'} is not. Pick grid times, or use "
                     "stepper='dopri5', which records at any time."
                 )
-        XS = _fixed_step(field, stepper, threads, X, t0, h, n, idx, p, status, tlast)
+        XS = field.run_fixed(FixedStepRun(stepper, t0, h, n, idx, p), X, status, tlast, threads=threads)
         ts = t0 + idx * h
         nsteps = np.where(status == 0, n, np.rint((tlast - t0) / h).astype(np.int64))
     return FlowResult(
@@ -385,7 +289,7 @@ def descend(
             f"`preconditioner` must be a Preconditioner (init, update) pair from riemgrad.preconditioners; "
             f"got {type(pre).__name__}."
         )
-    X, batch = field._points(x0, "x0", copy=True)
+    X, batch = field.layout(x0, "x0", copy=True)
     B = X.shape[1]
     p = field.param_vector(params)
     if saveat is None:
@@ -396,20 +300,18 @@ def descend(
             raise SolverSettingsError(f"`saveat` must hold step indices in [0, {steps}]; got {saveat!r}.")
     status = np.zeros(B, np.int64)
     klast = np.zeros(B)
-    if pre.kind == 0 and not backtracking:
+    twin = compiled_twin(pre)
+    compiled = None if twin is None else twin[0]
+    if compiled == "natural" and not backtracking:
         # natural descent is the Euler scheme of the flow with dt = lr: reuse its kernels
-        threads = _threads(B, parallel)
-        XS = _fixed_step(field, "euler", threads, X, 0.0, float(lr), int(steps), idx, p, status, klast)
+        run = FixedStepRun("euler", 0.0, float(lr), int(steps), idx, p)
+        XS = field.run_fixed(run, X, status, klast, threads=_threads(B, parallel))
         klast = np.rint(klast / float(lr))
-    elif pre.kind is None:
+    elif compiled is None:
         XS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
     else:
-        threads = _threads(B, parallel)
-        name = "descent_" + DESCENT_KINDS[pre.kind]
-        hyper = np.asarray(pre.hyper, dtype=float)
-        XS = _run_ranges(
-            field, name, threads, X, float(lr), float(bool(backtracking)), int(steps), idx, p, hyper, status, klast
-        )
+        run = DescentRun(compiled, float(lr), bool(backtracking), int(steps), idx, p, twin[1])
+        XS = field.run_descent(run, X, status, klast, threads=_threads(B, parallel))
     return DescentResult(
         ks=idx,
         k_final=klast.astype(np.int64).reshape(batch),
