@@ -13,11 +13,9 @@ from ..errors import ArgumentTypeError, SolverSettingsError
 from ..kernels import AdaptiveRun, DescentRun, FixedStepRun, FlowField
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
+from .steppers import STEPPERS, Stepper, as_stepper
 
 __all__ = ["solve_flow", "descend", "STEPPERS"]
-
-#: Fixed-step steppers and their order; "dopri5" is the adaptive Dormand-Prince 5(4) pair.
-STEPPERS = {"euler": 1, "heun": 2, "rk4": 4, "dopri5": 5}
 
 #: Batches at least this large run in parallel over chunks.
 PARALLEL_MIN_BATCH = 256
@@ -84,13 +82,13 @@ def solve_flow(
     x0: Any,
     t_span: tuple[float, float],
     *,
-    stepper: str = "rk4",
+    stepper: str | Stepper = "rk4",
     dt: float | None = None,
     saveat: Sequence[float] | None = None,
-    rtol: float = 1e-8,
-    atol: float = 1e-10,
+    rtol: float | None = None,
+    atol: float | None = None,
     params: Any = None,
-    max_steps: int = 1_000_000,
+    max_steps: int | None = None,
     parallel: Any = "auto",
 ) -> FlowResult:
     """Integrate the gradient flow ``dx/dt = -G(x)^{-1} grad L(x)`` from many starts at once.
@@ -103,9 +101,11 @@ def solve_flow(
         Starting points in the field's chart.
     t_span : (float, float)
         Start and end time, ``t0 < t1``.
-    stepper : {"rk4", "heun", "euler", "dopri5"}
-        Fixed-step Runge-Kutta of order 4, 2, 1, or the adaptive
-        Dormand-Prince 5(4) pair with error control.
+    stepper : RK4, Heun, Euler, FixedStep, Dopri5 or str
+        A stepper object from :mod:`riemgrad.flows.steppers`, or its name
+        (``"rk4"``, ``"heun"``, ``"euler"``, ``"ssprk3"``, ``"dopri5"``): fixed-step
+        Runge-Kutta of order 4, 2, 1, 3, or the adaptive Dormand-Prince 5(4)
+        pair with error control.
     dt : float
         The step of a fixed-step stepper (required there); it is shrunk to
         divide ``t1 - t0`` into a whole number of steps. For ``"dopri5"`` the
@@ -114,13 +114,15 @@ def solve_flow(
         Times to record, within ``t_span``. Default: the start and the end
         only, so memory does not grow with the number of steps. Fixed-step
         steppers need them on the step grid.
-    rtol, atol : float
-        Relative and absolute tolerance of ``"dopri5"``.
+    rtol, atol : float, optional
+        Relative and absolute tolerance of ``"dopri5"`` (default 1e-8, 1e-10);
+        an error with a fixed-step stepper.
     params : sequence or mapping, optional
         Values of the field's parameters.
-    max_steps : int
-        Step budget per trajectory for ``"dopri5"``; exceeding it gives
-        :attr:`Status.MAX_STEPS`.
+    max_steps : int, optional
+        Step budget per trajectory for ``"dopri5"`` (default 1,000,000);
+        exceeding it gives :attr:`Status.MAX_STEPS`. An error with a
+        fixed-step stepper.
     parallel : "auto" or bool
         Run chunks of trajectories on all cores. ``"auto"``: for batches of at
         least 256.
@@ -137,7 +139,8 @@ def solve_flow(
     ShapeError
         If ``x0`` has the wrong shape.
     SolverSettingsError
-        If ``t_span``, ``stepper``, ``dt`` or ``saveat`` is invalid.
+        If ``t_span``, ``stepper``, ``dt`` or ``saveat`` is invalid, or
+        ``rtol``/``atol``/``max_steps`` go with a fixed-step stepper.
 
     Examples
     --------
@@ -159,15 +162,14 @@ def solve_flow(
         raise SolverSettingsError(f"`t_span` must be a pair (t0, t1) of numbers; got {t_span!r}.") from None
     if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
         raise SolverSettingsError(f"`t_span` must satisfy t0 < t1 (both finite); got {t_span!r}.")
-    if stepper not in STEPPERS:
-        raise SolverSettingsError(f"`stepper` must be one of {sorted(STEPPERS)}; got {stepper!r}.")
+    step = as_stepper(stepper, rtol=rtol, atol=atol, max_steps=max_steps)
     X, batch = field.layout(x0, "x0", copy=True)
     B = X.shape[1]
     p = field.param_vector(params)
     status = np.zeros(B, np.int64)
     tlast = np.full(B, t0)
     threads = _threads(B, parallel)
-    if stepper == "dopri5":
+    if step.adaptive:
         h0 = (t1 - t0) / 100 if dt is None else float(dt)
         if not h0 > 0:
             raise SolverSettingsError(f"`dt` (the first trial step) must be > 0; got {dt!r}.")
@@ -180,13 +182,13 @@ def solve_flow(
                     f"`saveat` must be a non-empty sequence of times within t_span {(t0, t1)}; got {saveat!r}."
                 )
         nsteps = np.zeros(B, np.int64)
-        run = AdaptiveRun(t0, t1, h0, float(rtol), float(atol), int(max_steps), save_t, p)
+        run = AdaptiveRun(t0, t1, h0, float(step.rtol), float(step.atol), int(step.max_steps), save_t, p)
         XS = field.run_adaptive(run, X, status, tlast, nsteps, threads=threads)
         ts = save_t
     else:
         if dt is None or not float(dt) > 0:
             raise SolverSettingsError(
-                f"`dt` must be a positive step for the fixed-step stepper {stepper!r}; got {dt!r}. "
+                f"`dt` must be a positive step for the fixed-step stepper {step.name!r}; got {dt!r}. "
                 "Pass e.g. dt=1e-3, or stepper='dopri5' for adaptive steps."
             )
         n = max(1, math.ceil((t1 - t0) / float(dt) - 1e-9))
@@ -204,14 +206,14 @@ def solve_flow(
                     f"{req[bad][:3].tolist() if bad.any() else 'nothing'} is not. Pick grid times, or use "
                     "stepper='dopri5', which records at any time."
                 )
-        XS = field.run_fixed(FixedStepRun(stepper, t0, h, n, idx, p), X, status, tlast, threads=threads)
+        XS = field.run_fixed(FixedStepRun(step.name, t0, h, n, idx, p), X, status, tlast, threads=threads)
         ts = t0 + idx * h
         nsteps = np.where(status == 0, n, np.rint((tlast - t0) / h).astype(np.int64))
     return FlowResult(
         ts=ts,
         t_final=tlast.reshape(batch),
         n_steps=nsteps.reshape(batch),
-        stepper=stepper,
+        stepper=step.name,
         **_records(field, X, XS, status, params, batch),
     )
 

@@ -11,7 +11,7 @@ Examples
 --------
 >>> from riemgrad.kernels.codegen.steppers import TABLE
 >>> {name: s.order for name, s in TABLE.items()}
-{'euler': 1, 'heun': 2, 'rk4': 4, 'dopri5': 5}
+{'euler': 1, 'heun': 2, 'rk4': 4, 'ssprk3': 3, 'dopri5': 5}
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ TABLE = {
     "rk4": Tableau(
         4, (("0.5",), ("0.0", "0.5"), ("0.0", "0.0", "1.0")), ("1.0 / 6.0", "1.0 / 3.0", "1.0 / 3.0", "1.0 / 6.0")
     ),
+    # the strong-stability-preserving RK3 of Shu and Osher (1988), J. Comput. Phys. 77, 439, in Butcher form
+    "ssprk3": Tableau(3, (("1.0",), ("0.25", "0.25")), ("1.0 / 6.0", "1.0 / 6.0", "2.0 / 3.0")),
     "dopri5": Tableau(5, adaptive=True),
 }
 
