@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsError
-from ..kernels import geodesic_field, require_metric
+from ..kernels import GeodesicField, geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from .results import Status, _StatusSummary
 from .solve import solve_flow
@@ -177,10 +177,20 @@ def geodesic(
         ts=res.ts,
         xs=states[..., :n].reshape(shape),
         vs=states[..., n:].reshape(shape),
-        energies=res.losses.reshape((res.ts.size,) + batch),
+        energies=_energies(field, res.xs).reshape((res.ts.size,) + batch),
         status=res.status.reshape(batch),
         chart=metric.chart,
     )
+
+
+def _energies(field: GeodesicField, xs: np.ndarray) -> np.ndarray:
+    """``g(v, v)`` at every recorded phase state, NaN where the geodesic had failed."""
+    flat = xs.reshape(-1, xs.shape[-1])
+    ok = np.isfinite(flat).all(axis=1)
+    out = np.full(flat.shape[0], np.nan)
+    if ok.any():
+        out[ok] = field.energy(flat[ok])
+    return out.reshape(xs.shape[:-1])
 
 
 def exp_map(metric: Metric, x: Any, v: Any, *, rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
@@ -424,6 +434,6 @@ def distance(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9) -> Any:
     """
     V = log_map(metric, x, y, tol=tol)
     A, Vf, batch = _pair(metric, x, V, ("x", "v"))
-    e = geodesic_field(metric).loss(np.concatenate([A, Vf], axis=1))
+    e = geodesic_field(metric).energy(np.concatenate([A, Vf], axis=1))
     d = np.sqrt(np.maximum(e, 0.0))
     return float(d[0]) if batch == () else d.reshape(batch)

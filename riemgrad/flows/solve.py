@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentTypeError, SolverSettingsError
-from ..kernels import AdaptiveRun, DescentRun, FixedStepRun, FlowField
+from ..kernels import AdaptiveRun, CompiledField, DescentRun, FixedStepRun, FlowField
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
 from .steppers import STEPPERS, Stepper, as_stepper
@@ -21,8 +21,8 @@ __all__ = ["solve_flow", "descend", "STEPPERS"]
 PARALLEL_MIN_BATCH = 256
 
 
-def _check_field(field: Any) -> None:
-    if not isinstance(field, FlowField):
+def _check_field(field: Any, kinds: type | tuple[type, ...] = FlowField) -> None:
+    if not isinstance(field, kinds):
         raise ArgumentTypeError(
             f"`field` must be a FlowField from riemgrad.compile_flow; got {type(field).__name__}. "
             "Build one with compile_flow(metric, loss)."
@@ -67,6 +67,13 @@ def _records(
 ) -> dict[str, Any]:
     """The fields every result shares: states shaped ``(n_t,) + batch + (dim,)``, statuses, the chart,
     and the loss function the result evaluates on first access to ``.losses``."""
+    if not isinstance(field, FlowField):  # an ODE handed over whole (geodesics): no loss, no metric
+        return {
+            "xs": XS.reshape((XS.shape[0],) + batch + (field.dim,)),
+            "status": status.reshape(batch),
+            "chart": field.chart,
+            "_loss_fn": _no_loss(field),
+        }
     _classify(field, X, status, params)
     p = field.param_vector(params) if field.params else None  # a snapshot of the values
     return {
@@ -77,8 +84,18 @@ def _records(
     }
 
 
+def _no_loss(field: CompiledField) -> Any:
+    def fail(x: np.ndarray) -> np.ndarray:
+        raise ArgumentTypeError(
+            f"`losses` needs a loss, and the {type(field).__name__} this result was solved on has none "
+            "(it is not a gradient flow). For geodesics read `GeodesicResult.energies`."
+        )
+
+    return fail
+
+
 def solve_flow(
-    field: FlowField,
+    field: FlowField | CompiledField,
     x0: Any,
     t_span: tuple[float, float],
     *,
@@ -96,7 +113,8 @@ def solve_flow(
     Parameters
     ----------
     field : FlowField
-        From :func:`riemgrad.compile_flow`.
+        From :func:`riemgrad.compile_flow` (or another compiled field such as
+        :func:`riemgrad.kernels.geodesic_field`, whose results have no ``losses``).
     x0 : array_like, shape (dim,) or (batch, dim)
         Starting points in the field's chart.
     t_span : (float, float)
@@ -155,7 +173,7 @@ def solve_flow(
     >>> res.status.tolist()
     [0, 0]
     """
-    _check_field(field)
+    _check_field(field, CompiledField)
     try:
         t0, t1 = (float(t) for t in t_span)
     except (TypeError, ValueError):

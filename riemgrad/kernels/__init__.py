@@ -18,14 +18,16 @@ from .abi import AdaptiveRun, DescentRun, FixedStepRun
 from .cache import cache_dir
 from .codegen.steppers import TABLE as STEPPER_TABLE
 from .compile import compile_flow, require_metric
-from .flowfield import FlowField
-from .geodesic import geodesic_field
+from .flowfield import CompiledField, FlowField
+from .geodesic import GeodesicField, geodesic_field
 
 __all__ = [
     "compile_flow",
     "FlowField",
     "cache_dir",
     "geodesic_field",
+    "GeodesicField",
+    "CompiledField",
     "require_metric",
     "abi",
     "FixedStepRun",

@@ -24,7 +24,8 @@ Kernel kinds
     ``_dopri_range(X, lo, hi, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, STATUS, TLAST, NSTEPS)``.
 ``evaluate``
     ``_loss_batch(X, p, out)``, ``_grad_batch(X, p, out)``, ``_metric_batch(X, p, out)``,
-    ``_vel_batch(X, p, out, status)``.
+    ``_vel_batch(X, p, out, status)``; a module of an ODE handed over whole (the geodesic
+    equations) has ``_vel_batch`` and ``_energy_batch(X, p, out)`` instead, and no descent kernels.
 
 Layouts: ``X`` is ``(dim, batch)`` C-contiguous (coordinate k of trajectory j
 at ``X[k, j]``) and is advanced in place; ``XS`` receives the saved states
@@ -87,6 +88,7 @@ EVALUATORS = {
     "gradient": "_grad_batch",
     "metric": "_metric_batch",
     "velocity": "_vel_batch",
+    "energy": "_energy_batch",
 }
 
 

@@ -25,17 +25,16 @@ from .codegen.steppers import FIXED
 from .codegen.template import DESCENT_KINDS
 from .runner import chunk_bounds, run_on_threads
 
-__all__ = ["FlowField"]
+__all__ = ["CompiledField", "FlowField"]
 
 
-class FlowField(Frozen):
-    """Compiled numeric kernels of a Riemannian gradient flow on one chart.
+class CompiledField(Frozen):
+    """The compiled kernels of an autonomous ODE ``dx/dt = F(x)`` on one chart, and the runs that step it.
 
-    Made by :func:`compile_flow`; not constructed directly. Every numeric
-    method takes points ``x`` of shape ``(dim,)`` or ``(batch, dim)`` in the
-    chart's coordinate order, and ``params`` (the values of the symbols listed
-    in :attr:`params`, as a sequence in that order or a mapping from symbol or
-    name to value).
+    The part every compiled field shares: :class:`FlowField` (a gradient flow,
+    ``F = -G^{-1} grad L``) and :class:`~riemgrad.kernels.geodesic.GeodesicField`
+    (the geodesic equations). Not constructed directly. Points ``x`` have shape
+    ``(dim,)`` or ``(batch, dim)`` in the chart's coordinate order.
 
     Attributes
     ----------
@@ -43,49 +42,17 @@ class FlowField(Frozen):
         The chart the coordinates are written in.
     params : tuple of sympy.Symbol
         Symbols whose values are given at call time.
-    loss_expr : sympy.Expr
-        The loss.
-    riemannian_metric : Metric
-        The metric (symbolic).
-    velocity_expr : tuple of sympy.Expr or None
-        The derived velocity ``-G^{-1} grad L`` when it was derived symbolically
-        (strategies ``"exact"`` and ``"symbolic"``), else None.
-    strategy : str
-        ``"exact"`` (constant metric, solved in rational arithmetic),
-        ``"symbolic"`` (velocity derived and simplified symbolically),
-        ``"cholesky"`` (an inlined Cholesky solve at every evaluation),
-        ``"qr"`` (least squares through QR of the residuals' Jacobian) or
-        ``"geodesic"`` (the geodesic equations, from :func:`geodesic_field`).
     source : str
         The generated module; its header states the argument order.
     path : pathlib.Path
         Where the generated module lives in the cache.
-
-    Examples
-    --------
-    >>> import numpy as np, sympy as sp
-    >>> from riemgrad import Chart, Metric, compile_flow
-    >>> mu = sp.Symbol("mu", real=True)
-    >>> sigma = sp.Symbol("sigma", positive=True)
-    >>> g = Metric(Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
-    >>> kl = sp.log(sigma / 2) + (4 + (1 - mu) ** 2) / (2 * sigma**2) - sp.Rational(1, 2)
-    >>> field = compile_flow(g, kl)
-    >>> field.strategy, field.velocity_expr
-    ('symbolic', (1 - mu, (-sigma**2 + (1 - mu)**2 + 4)/(2*sigma)))
-    >>> np.round(field.velocity([0.0, 1.0]), 12).tolist()
-    [1.0, 2.0]
-    >>> field.velocity(np.array([[0.0, 1.0], [1.0, 2.0]])).shape
-    (2, 2)
     """
 
     def __init__(self, **attrs: Any) -> None:
         self._set(**attrs)
 
     def __repr__(self) -> str:
-        return (
-            f"FlowField(chart={self.chart.name!r}, coords={self.chart.coords}, params={self.params}, "
-            f"strategy={self.strategy!r})"
-        )
+        return f"{type(self).__name__}(chart={self.chart.name!r}, coords={self.chart.coords}, params={self.params})"
 
     @property
     def dim(self) -> int:
@@ -194,6 +161,170 @@ class FlowField(Frozen):
                 ) from None
             raise
 
+    def velocity(self, x: Any, params: Any = None) -> np.ndarray:
+        """The right-hand side ``F(x)`` (for a gradient flow ``-G(x)^{-1} grad L(x)``), shape like ``x``.
+
+        With strategy ``"cholesky"``, rows where the metric is numerically
+        singular are NaN.
+        """
+        X, batch = self.layout(x)
+        out = np.empty_like(X)
+        status = np.zeros(X.shape[1], np.int64)
+        self._call(EVALUATORS["velocity"], X, self.param_vector(params), out, status)
+        out[:, status != CODE["SUCCESS"]] = np.nan
+        return out.T.reshape(batch + (self.dim,))
+
+    # ------------------------------------------------------------- runs
+    def run_fixed(
+        self,
+        run: FixedStepRun,
+        X: np.ndarray,
+        status: np.ndarray,
+        tlast: np.ndarray,
+        *,
+        threads: int = 1,
+        scalar: bool | None = None,
+    ) -> np.ndarray:
+        """Advance the batch ``X`` (dim, B) by ``run.nsteps`` fixed steps, in place.
+
+        Parameters
+        ----------
+        run : FixedStepRun
+        X : numpy.ndarray, shape (dim, B)
+            The states, from :meth:`layout`; advanced in place to the last valid state.
+        status : numpy.ndarray of int64, shape (B,)
+            Per-trajectory status codes (0 to start), written.
+        tlast : numpy.ndarray, shape (B,)
+            The time of each trajectory's last valid state, written.
+        threads : int
+            Threads for the chunked layout.
+        scalar : bool, optional
+            Force the register layout (True) or the chunked one (False); default: the register
+            layout for batches of at most ``SCALAR_MAX_BATCH`` and dimension at most ``SCALAR_MAX_DIM``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_save, B, dim)
+            The saved states, NaN after a trajectory failed.
+
+        Examples
+        --------
+        >>> import numpy as np, sympy as sp
+        >>> from riemgrad import Chart, compile_flow, euclidean_metric
+        >>> from riemgrad.kernels.abi import FixedStepRun
+        >>> x = sp.Symbol("x", real=True)
+        >>> field = compile_flow(euclidean_metric(Chart("line", (x,))), x**2 / 2)
+        >>> X, _ = field.layout([[1.0]], copy=True)
+        >>> status, tlast = np.zeros(1, np.int64), np.zeros(1)
+        >>> run = FixedStepRun("euler", 0.0, 0.5, 2, np.array([0, 2]), np.zeros(1))
+        >>> field.run_fixed(run, X, status, tlast)[:, 0, 0].tolist()   # x <- x - 0.5 x, twice
+        [1.0, 0.25]
+        """
+        B = X.shape[1]
+        XS = np.empty((run.save_idx.size, B, self.dim))
+        if scalar is None:
+            scalar = B <= SCALAR_MAX_BATCH and self.dim <= SCALAR_MAX_DIM
+        if scalar:
+            self._call(kernel_name("fixed_scalar", run.stepper), X, *run.kernel_args(), XS, status, tlast)
+        else:
+            self._run_ranges(kernel_name("fixed_range", run.stepper), run.kernel_args(), X, XS, status, tlast, threads)
+        return XS
+
+    def run_adaptive(
+        self,
+        run: AdaptiveRun,
+        X: np.ndarray,
+        status: np.ndarray,
+        tlast: np.ndarray,
+        nsteps: np.ndarray,
+        *,
+        threads: int = 1,
+    ) -> np.ndarray:
+        """Integrate the batch ``X`` (dim, B) with the adaptive Dormand-Prince pair, in place.
+
+        As :meth:`run_fixed`; ``nsteps`` (int64, shape (B,)) receives the steps taken
+        (accepted and rejected). Returns the states at ``run.save_t``, shape ``(n_save, B, dim)``.
+        """
+        B = X.shape[1]
+        XS = np.empty((run.save_t.size, B, self.dim))
+        name = kernel_name("adaptive_range")
+        args = run.kernel_args() + (XS, status, tlast, nsteps)
+        size = max(1, math.ceil(B / (4 * threads))) if threads > 1 else max(B, 1)
+        warm = bool(getattr(self._kernel(name), "signatures", True))
+        run_on_threads(lambda a: self._call(name, X, a, min(B, a + size), *args), range(0, B, size), threads, warm)
+        return XS
+
+    def _run_ranges(
+        self, name: str, args: tuple, X: np.ndarray, XS: np.ndarray, status: np.ndarray, tlast: np.ndarray, threads: int
+    ) -> None:
+        """Run the range kernel ``name`` over the batch: one call, or one contiguous range of whole chunks
+        per thread (the kernels release the GIL, so the ranges run in parallel)."""
+        B = X.shape[1]
+        full = args + (XS, status, tlast)
+        bounds = chunk_bounds(B, threads)
+        if len(bounds) == 2:
+            self._call(name, X, 0, B, *full)
+            return
+        warm = bool(getattr(self._kernel(name), "signatures", True))
+        run_on_threads(lambda i: self._call(name, X, bounds[i], bounds[i + 1], *full), range(len(bounds) - 1), threads, warm)
+
+
+class FlowField(CompiledField):
+    """Compiled numeric kernels of a Riemannian gradient flow on one chart.
+
+    Made by :func:`compile_flow`; not constructed directly. Every numeric
+    method takes points ``x`` of shape ``(dim,)`` or ``(batch, dim)`` in the
+    chart's coordinate order, and ``params`` (the values of the symbols listed
+    in :attr:`params`, as a sequence in that order or a mapping from symbol or
+    name to value).
+
+    Attributes
+    ----------
+    chart : Chart
+        The chart the coordinates are written in.
+    params : tuple of sympy.Symbol
+        Symbols whose values are given at call time.
+    loss_expr : sympy.Expr
+        The loss.
+    riemannian_metric : Metric
+        The metric (symbolic).
+    velocity_expr : tuple of sympy.Expr or None
+        The derived velocity ``-G^{-1} grad L`` when it was derived symbolically
+        (strategies ``"exact"`` and ``"symbolic"``), else None.
+    strategy : str
+        ``"exact"`` (constant metric, solved in rational arithmetic),
+        ``"symbolic"`` (velocity derived and simplified symbolically),
+        ``"cholesky"`` (an inlined Cholesky solve at every evaluation),
+        or ``"qr"`` (least squares through QR of the residuals' Jacobian).
+    source : str
+        The generated module; its header states the argument order.
+    path : pathlib.Path
+        Where the generated module lives in the cache.
+
+    Examples
+    --------
+    >>> import numpy as np, sympy as sp
+    >>> from riemgrad import Chart, Metric, compile_flow
+    >>> mu = sp.Symbol("mu", real=True)
+    >>> sigma = sp.Symbol("sigma", positive=True)
+    >>> g = Metric(Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
+    >>> kl = sp.log(sigma / 2) + (4 + (1 - mu) ** 2) / (2 * sigma**2) - sp.Rational(1, 2)
+    >>> field = compile_flow(g, kl)
+    >>> field.strategy, field.velocity_expr
+    ('symbolic', (1 - mu, (-sigma**2 + (1 - mu)**2 + 4)/(2*sigma)))
+    >>> np.round(field.velocity([0.0, 1.0]), 12).tolist()
+    [1.0, 2.0]
+    >>> field.velocity(np.array([[0.0, 1.0], [1.0, 2.0]])).shape
+    (2, 2)
+    """
+
+
+    def __repr__(self) -> str:
+        return (
+            f"FlowField(chart={self.chart.name!r}, coords={self.chart.coords}, params={self.params}, "
+            f"strategy={self.strategy!r})"
+        )
+
     # ------------------------------------------------------------- numeric
     def loss(self, x: Any, params: Any = None) -> np.ndarray:
         """The loss at ``x``.
@@ -225,19 +356,6 @@ class FlowField(Frozen):
         out = np.empty((X.shape[1], self.dim, self.dim))
         self._call(EVALUATORS["metric"], X, self.param_vector(params), out)
         return out.reshape(batch + (self.dim, self.dim))
-
-    def velocity(self, x: Any, params: Any = None) -> np.ndarray:
-        """The flow's velocity ``-G(x)^{-1} grad L(x)``, shape like ``x``.
-
-        With strategy ``"cholesky"``, rows where the metric is numerically
-        singular are NaN.
-        """
-        X, batch = self.layout(x)
-        out = np.empty_like(X)
-        status = np.zeros(X.shape[1], np.int64)
-        self._call(EVALUATORS["velocity"], X, self.param_vector(params), out, status)
-        out[:, status != CODE["SUCCESS"]] = np.nan
-        return out.T.reshape(batch + (self.dim,))
 
     def warm_up(self, steppers: Sequence[str] = ("rk4",), batch: int | None = None) -> float:
         """Compile now (or load from the disk cache) what runs with these steppers; the seconds it took.
@@ -310,62 +428,6 @@ class FlowField(Frozen):
                 self.run_descent(DescentRun(s, 1.0, False, 1, idx, p), X, status, tlast)
         return time.perf_counter() - t0
 
-    # ------------------------------------------------------------- runs
-    def run_fixed(
-        self,
-        run: FixedStepRun,
-        X: np.ndarray,
-        status: np.ndarray,
-        tlast: np.ndarray,
-        *,
-        threads: int = 1,
-        scalar: bool | None = None,
-    ) -> np.ndarray:
-        """Advance the batch ``X`` (dim, B) by ``run.nsteps`` fixed steps, in place.
-
-        Parameters
-        ----------
-        run : FixedStepRun
-        X : numpy.ndarray, shape (dim, B)
-            The states, from :meth:`layout`; advanced in place to the last valid state.
-        status : numpy.ndarray of int64, shape (B,)
-            Per-trajectory status codes (0 to start), written.
-        tlast : numpy.ndarray, shape (B,)
-            The time of each trajectory's last valid state, written.
-        threads : int
-            Threads for the chunked layout.
-        scalar : bool, optional
-            Force the register layout (True) or the chunked one (False); default: the register
-            layout for batches of at most ``SCALAR_MAX_BATCH`` and dimension at most ``SCALAR_MAX_DIM``.
-
-        Returns
-        -------
-        numpy.ndarray, shape (n_save, B, dim)
-            The saved states, NaN after a trajectory failed.
-
-        Examples
-        --------
-        >>> import numpy as np, sympy as sp
-        >>> from riemgrad import Chart, compile_flow, euclidean_metric
-        >>> from riemgrad.kernels.abi import FixedStepRun
-        >>> x = sp.Symbol("x", real=True)
-        >>> field = compile_flow(euclidean_metric(Chart("line", (x,))), x**2 / 2)
-        >>> X, _ = field.layout([[1.0]], copy=True)
-        >>> status, tlast = np.zeros(1, np.int64), np.zeros(1)
-        >>> run = FixedStepRun("euler", 0.0, 0.5, 2, np.array([0, 2]), np.zeros(1))
-        >>> field.run_fixed(run, X, status, tlast)[:, 0, 0].tolist()   # x <- x - 0.5 x, twice
-        [1.0, 0.25]
-        """
-        B = X.shape[1]
-        XS = np.empty((run.save_idx.size, B, self.dim))
-        if scalar is None:
-            scalar = B <= SCALAR_MAX_BATCH and self.dim <= SCALAR_MAX_DIM
-        if scalar:
-            self._call(kernel_name("fixed_scalar", run.stepper), X, *run.kernel_args(), XS, status, tlast)
-        else:
-            self._run_ranges(kernel_name("fixed_range", run.stepper), run.kernel_args(), X, XS, status, tlast, threads)
-        return XS
-
     def run_descent(
         self, run: DescentRun, X: np.ndarray, status: np.ndarray, klast: np.ndarray, *, threads: int = 1
     ) -> np.ndarray:
@@ -377,41 +439,3 @@ class FlowField(Frozen):
         XS = np.empty((run.save_idx.size, X.shape[1], self.dim))
         self._run_ranges(kernel_name("descent_range", run.kind), run.kernel_args(), X, XS, status, klast, threads)
         return XS
-
-    def run_adaptive(
-        self,
-        run: AdaptiveRun,
-        X: np.ndarray,
-        status: np.ndarray,
-        tlast: np.ndarray,
-        nsteps: np.ndarray,
-        *,
-        threads: int = 1,
-    ) -> np.ndarray:
-        """Integrate the batch ``X`` (dim, B) with the adaptive Dormand-Prince pair, in place.
-
-        As :meth:`run_fixed`; ``nsteps`` (int64, shape (B,)) receives the steps taken
-        (accepted and rejected). Returns the states at ``run.save_t``, shape ``(n_save, B, dim)``.
-        """
-        B = X.shape[1]
-        XS = np.empty((run.save_t.size, B, self.dim))
-        name = kernel_name("adaptive_range")
-        args = run.kernel_args() + (XS, status, tlast, nsteps)
-        size = max(1, math.ceil(B / (4 * threads))) if threads > 1 else max(B, 1)
-        warm = bool(getattr(self._kernel(name), "signatures", True))
-        run_on_threads(lambda a: self._call(name, X, a, min(B, a + size), *args), range(0, B, size), threads, warm)
-        return XS
-
-    def _run_ranges(
-        self, name: str, args: tuple, X: np.ndarray, XS: np.ndarray, status: np.ndarray, tlast: np.ndarray, threads: int
-    ) -> None:
-        """Run the range kernel ``name`` over the batch: one call, or one contiguous range of whole chunks
-        per thread (the kernels release the GIL, so the ranges run in parallel)."""
-        B = X.shape[1]
-        full = args + (XS, status, tlast)
-        bounds = chunk_bounds(B, threads)
-        if len(bounds) == 2:
-            self._call(name, X, 0, B, *full)
-            return
-        warm = bool(getattr(self._kernel(name), "signatures", True))
-        run_on_threads(lambda i: self._call(name, X, bounds[i], bounds[i + 1], *full), range(len(bounds) - 1), threads, warm)

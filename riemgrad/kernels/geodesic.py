@@ -4,28 +4,31 @@
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from ..symbolic import Metric
 from ..symbolic.geodesic import geodesic_system
-from .codegen import generate_source
+from .abi import EVALUATORS
+from .codegen.module import generate_rhs_source
 from .compile import build, require_metric
-from .flowfield import FlowField
+from .flowfield import CompiledField
 
-__all__ = ["geodesic_field"]
+__all__ = ["geodesic_field", "GeodesicField"]
 
 
-def geodesic_field(metric: Metric, variational: bool = False) -> FlowField:
+def geodesic_field(metric: Metric, variational: bool = False) -> GeodesicField:
     """Compiled kernels of the geodesic equations of ``metric``, as a first-order flow.
 
     The state is ``(x, v)`` on a phase chart with the coordinates of
     ``metric.chart`` followed by one velocity per coordinate (named ``v_<coordinate>``,
     real); the field is ``dx/dt = v``, ``dv^k/dt = -Gamma^k_ij v^i v^j``, derived by
     :func:`riemgrad.symbolic.geodesic.geodesic_system` (the derivation
-    :meth:`~riemgrad.Metric.geodesic_equations` shares); this function only compiles it. Its "loss" is the
-    energy ``g(v, v)``, which is constant along a geodesic, so a result's ``losses``
-    check the integration. The phase chart keeps the domain of ``metric.chart``
+    :meth:`~riemgrad.Metric.geodesic_equations` shares); this function only compiles it,
+    with the energy ``g(v, v)`` (:meth:`GeodesicField.energy`), which is constant along a
+    geodesic and so checks the integration. The phase chart keeps the domain of ``metric.chart``
     (``sigma > 0``), so a geodesic that leaves it gets :attr:`Status.LEFT_DOMAIN`.
     Used by :func:`riemgrad.geodesic`; cached per process and on disk like any field.
 
@@ -45,9 +48,9 @@ def geodesic_field(metric: Metric, variational: bool = False) -> FlowField:
 
     Returns
     -------
-    FlowField
-        With ``strategy == "geodesic"``, on a chart of dimension ``2 * metric.dim``
-        (``2 * dim + 2 * dim**2`` with ``variational``).
+    GeodesicField
+        On a chart of dimension ``2 * metric.dim`` (``2 * dim + 2 * dim**2`` with
+        ``variational``).
 
     Raises
     ------
@@ -63,7 +66,7 @@ def geodesic_field(metric: Metric, variational: bool = False) -> FlowField:
     >>> field = geodesic_field(Metric(Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2)))
     >>> field.chart.coords, field.velocity_expr[2:]
     ((x, y, v_x, v_y), (2*v_x*v_y/y, (-v_x**2 + v_y**2)/y))
-    >>> field.loss([0.0, 2.0, 1.0, 0.0]).item()   # g(v, v) = |v|^2 / y^2
+    >>> field.energy([0.0, 2.0, 1.0, 0.0]).item()   # g(v, v) = |v|^2 / y^2
     0.25
     """
     require_metric(metric)
@@ -71,25 +74,19 @@ def geodesic_field(metric: Metric, variational: bool = False) -> FlowField:
     if cached is not None:
         return cached
     chart = metric.chart
-    G = metric.matrix
     system = geodesic_system(metric, variational)  # raises CoordinateError for foreign symbols
-    phase, energy = system.chart, system.energy
-    eye = sp.ImmutableMatrix(sp.eye(phase.dim))
-    inputs = (chart.name, sp.srepr(chart.coords), sp.srepr(G), "geodesic", str(variational))
+    inputs = (chart.name, sp.srepr(chart.coords), sp.srepr(metric.matrix), "geodesic", str(variational))
 
     def derive() -> tuple[str, list[sp.Expr], str]:
-        velocity = list(system.rhs)
-        grad = [sp.diff(energy, s) for s in phase.coords]
-        return "geodesic", velocity, generate_source(phase, (), energy, grad, eye, velocity, None)
+        return "geodesic", list(system.rhs), generate_rhs_source(system.chart, list(system.rhs), system.energy)
 
-    _, velocity, source, module, path = build(inputs, derive)
-    field = FlowField(
-        chart=phase,
+    _, rhs, source, module, path = build(inputs, derive)
+    field = GeodesicField(
+        chart=system.chart,
         params=(),
-        loss_expr=energy,
-        riemannian_metric=Metric(phase, eye),
-        velocity_expr=tuple(velocity),
-        strategy="geodesic",
+        base_metric=metric,
+        velocity_expr=tuple(rhs),
+        energy_expr=system.energy,
         source=source,
         path=path,
         _module=module,
@@ -98,5 +95,54 @@ def geodesic_field(metric: Metric, variational: bool = False) -> FlowField:
     return field
 
 
+class GeodesicField(CompiledField):
+    """The compiled geodesic equations of a metric, a first-order ODE on the phase chart.
+
+    Made by :func:`geodesic_field`. Runs on the same steppers as a gradient flow
+    (:func:`riemgrad.solve_flow`); it has no loss and no metric of its own, only the
+    right-hand side it was handed and the energy it conserves.
+
+    Attributes
+    ----------
+    chart : Chart
+        The phase chart ``(x, v)`` (and the variational block).
+    base_metric : Metric
+        The metric whose geodesics these are.
+    velocity_expr : tuple of sympy.Expr
+        The right-hand side, from :func:`riemgrad.symbolic.geodesic.geodesic_system`.
+    energy_expr : sympy.Expr
+        ``g(v, v)``.
+    source, path
+        As for :class:`~riemgrad.kernels.FlowField`.
+    """
+
+    def energy(self, state: Any) -> np.ndarray:
+        """``g_x(v, v)`` at phase points ``state = (x, v, ...)``.
+
+        Parameters
+        ----------
+        state : array_like, shape (dim,) or (batch, dim)
+            Phase points (``dim`` is the phase chart's).
+
+        Returns
+        -------
+        numpy.ndarray, shape () or (batch,)
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> from riemgrad import Chart, Metric
+        >>> x = sp.Symbol("x", real=True)
+        >>> y = sp.Symbol("y", positive=True)
+        >>> field = geodesic_field(Metric(Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2)))
+        >>> field.energy([0.0, 2.0, 1.0, 0.0]).item()   # |v|^2 / y^2
+        0.25
+        """
+        X, batch = self.layout(state, "state")
+        out = np.empty(X.shape[1])
+        self._call(EVALUATORS["energy"], X, np.zeros(1), out)
+        return out.reshape(batch)
+
+
 #: Geodesic fields built in this process, by metric and ``variational``; an entry goes with its metric.
-_GEODESIC_FIELDS: weakref.WeakKeyDictionary[Metric, dict[bool, FlowField]] = weakref.WeakKeyDictionary()
+_GEODESIC_FIELDS: weakref.WeakKeyDictionary[Metric, dict[bool, GeodesicField]] = weakref.WeakKeyDictionary()

@@ -22,7 +22,7 @@ compiled. Names, arguments and status codes: :mod:`riemgrad.kernels.abi`.
 
 from ..abi import CODE, EVALUATORS, kernel_name
 
-__all__ = ["template", "ranged", "DESCENT_KINDS", "DECORATOR", "INLINE"]
+__all__ = ["template", "rhs_template", "ranged", "DESCENT_KINDS", "DECORATOR", "INLINE"]
 
 #: Every generated function: no fast-math (reproducible IEEE results); NumPy's error model (x / 0 is inf,
 #: not an exception, and no division checks that would block vectorization).
@@ -69,6 +69,13 @@ def {name}(X, lo, hi, {args}, nsteps, save_idx, p, hyper, XS, STATUS, TLAST):
             TLAST[off + j] = tlast[j]
 """
 
+
+_VEL_BATCH = r"""@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def {velocity}(X, p, out, status):
+    w = np.empty(WORK + 1)
+    for j in range(X.shape[1]):
+        status[j] = _vel(X, j, p, w, out)
+"""
 
 _HELPERS = r"""
 
@@ -164,12 +171,7 @@ def {loss}(X, p, out):
         out[j] = _loss(X, j, p)
 
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def {velocity}(X, p, out, status):
-    w = np.empty(WORK + 1)
-    for j in range(X.shape[1]):
-        status[j] = _vel(X, j, p, w, out)
-
+""" + _VEL_BATCH + r"""
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def {metric}(X, p, out):
@@ -308,6 +310,18 @@ def _descent(name: str) -> str:
         + _save("n + 1", "        ")
     )
     return ranged(kernel_name("descent_range", name), "lr, backtrack", body)
+
+
+def rhs_template() -> str:
+    """The shared source of an ODE module without loss or metric: batch evaluation of the
+    right-hand side and of the monitored energy."""
+    energy = """
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def {energy}(X, p, out):
+    for j in range(X.shape[1]):
+        out[j] = _energy(X, j, p)
+"""
+    return "\n\n" + _VEL_BATCH.format(**EVALUATORS) + energy.format(**EVALUATORS)
 
 
 def template() -> str:
