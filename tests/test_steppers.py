@@ -65,6 +65,7 @@ def test_dopri5_object_settings_are_used(relax):
     assert res.stepper == "dopri5"
 
 
+@pytest.mark.nojit
 def test_ssprk3_step_is_shu_osher(relax):
     """One generated step against the Shu-Osher form, on a non-linear field (dx/dt = -x^2)."""
     field = compile_flow(euclidean_metric(Chart("line", (x,))), x**3 / 3)
@@ -83,6 +84,7 @@ def test_ssprk3_step_is_shu_osher(relax):
         assert not np.allclose(solve_flow(field, x0[:, None], (0.0, h), stepper=other, dt=h).xs[-1, :, 0], expected)
 
 
+@pytest.mark.nojit
 @pytest.mark.parametrize("stepper", [Euler(), Heun(), FixedStep("ssprk3"), RK4()], ids=lambda s: s.name)
 def test_convergence_order_on_the_relaxation(relax, stepper):
     """The fitted slope of log(error) against log(dt) is the stepper's order (x(t) = b + (x0 - b) e^{-t})."""
