@@ -266,7 +266,8 @@ class CompiledField(Frozen):
             self._call(name, X, 0, B, *full)
             return
         warm = bool(getattr(self._kernel(name), "signatures", True))
-        run_on_threads(lambda i: self._call(name, X, bounds[i], bounds[i + 1], *full), range(len(bounds) - 1), threads, warm)
+        parts = range(len(bounds) - 1)
+        run_on_threads(lambda i: self._call(name, X, bounds[i], bounds[i + 1], *full), parts, threads, warm)
 
 
 class FlowField(CompiledField):

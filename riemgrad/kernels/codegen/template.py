@@ -33,7 +33,8 @@ INLINE = '@njit(cache=True, fastmath=False, error_model="numpy", nogil=True, inl
 
 
 def ranged(name: str, args: str, body: str) -> str:
-    """A kernel ``name`` (see :data:`~riemgrad.kernels.abi.KERNEL_KINDS`) running ``body`` over chunks of the trajectories ``lo:hi``.
+    """A kernel ``name`` (see :data:`~riemgrad.kernels.abi.KERNEL_KINDS`) running ``body`` over chunks
+    of the trajectories ``lo:hi``.
 
     ``body`` is the source of a chunk kernel's body (indented by four spaces):
     it advances the chunk ``x`` (DIM, m) with its ``status`` and ``tlast``
