@@ -61,7 +61,7 @@ class CompiledField(Frozen):
 
     # ------------------------------------------------------------ plumbing
     def _kernel(self, name: str) -> Any:
-        """The compiled function ``name`` of the generated module (for the flows layer)."""
+        """The compiled function ``name`` of the generated module (see :mod:`riemgrad.kernels.abi`)."""
         return getattr(self._module, name)
 
     def param_vector(self, params: Any = None) -> np.ndarray:
@@ -372,9 +372,9 @@ class FlowField(CompiledField):
         Parameters
         ----------
         steppers : sequence of str
-            Any of ``"euler"``, ``"heun"``, ``"rk4"``, ``"dopri5"`` (flows; natural
-            descent runs on ``"euler"``) and ``"identity"``, ``"rmsprop"``,
-            ``"adam"`` (the other descent preconditioners).
+            Any stepper name of the table (``"euler"``, ``"heun"``, ``"rk4"``,
+            ``"ssprk3"``, ``"dopri5"``; natural descent runs on ``"euler"``) and
+            ``"identity"``, ``"rmsprop"``, ``"adam"`` (the other descent preconditioners).
         batch : int, optional
             The batch size that will run: only its layout is compiled. Default:
             both layouts.
