@@ -93,7 +93,7 @@ if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDE
     )
 
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Manifold",

@@ -37,7 +37,9 @@ def test_fixed_metric_pairs():
     vel = np.array([[-0.5, 4.0]])
     assert natural().update(g, None, vel)[0].tolist() == vel.tolist()
     assert identity().update(g, None, vel)[0].tolist() == [[-1.0, 2.0]]
-    assert natural().name == "natural" and natural().kind == 0
+    assert natural().name == "natural"
+    # the pairing with a compiled kernel is private: no public field a user could set
+    assert Preconditioner._fields == ("init", "update", "name")
 
 
 @pytest.mark.parametrize(
@@ -58,17 +60,49 @@ def test_validation(make, kwargs, match):
 def test_custom_pair_runs_in_descend():
     x = sp.Symbol("x", real=True)
     field = compile_flow(euclidean_metric(Chart("x", (x,))), (x - 2) ** 2)
+    calls = {"init": 0, "update": 0}
 
     def init(x0):
+        calls["init"] += 1
         return np.zeros(x0.shape[0])
 
-    def update(grad, count, velocity):  # heavy-ball-free "half gradient", and a step counter as state
+    def update(grad, count, velocity):  # "half gradient", and a step counter as state
+        calls["update"] += 1
         return -0.5 * grad, count + 1
 
-    res = descend(field, [[0.0], [4.0]], lr=1.0, steps=1, preconditioner=Preconditioner(init, update, "half"))
-    # x1 = x0 - 0.5 * 2 (x0 - 2) = 2
+    res = descend(field, [[0.0], [4.0]], lr=1.0, steps=3, preconditioner=Preconditioner(init, update, "half"))
+    # x1 = x0 - 0.5 * 2 (x0 - 2) = 2, a fixed point
     np.testing.assert_allclose(res.xs[-1], [[2.0], [2.0]])
     assert res.preconditioner == "half"
+    assert calls == {"init": 1, "update": 3}  # one batched call per step
+
+
+@pytest.mark.parametrize("make", [natural, identity, rmsprop, adam], ids=lambda f: f.__name__)
+def test_a_user_pair_is_never_replaced_by_a_compiled_kernel(make):
+    """A pair built by the user runs the user's functions, even under a built-in's name, or with one of
+    a built-in's two functions; only the factory's own pair has a compiled twin."""
+    from riemgrad.preconditioners import compiled_twin
+
+    x = sp.Symbol("x", real=True)
+    field = compile_flow(euclidean_metric(Chart("x", (x,))), (x - 2) ** 2)
+    builtin = make()
+    assert compiled_twin(builtin) is not None
+    calls = []
+
+    def update(grad, state, velocity):
+        calls.append(grad.shape)
+        return -0.25 * grad, state
+
+    for pre in (
+        Preconditioner(builtin.init, update, builtin.name),  # same name and init, own update
+        Preconditioner(lambda x0: builtin.init(x0), builtin.update, builtin.name),  # own init
+    ):
+        assert compiled_twin(pre) is None
+    calls.clear()
+    res = descend(field, [[0.0]], lr=1.0, steps=2, preconditioner=Preconditioner(builtin.init, update, builtin.name))
+    assert calls == [(1, 1), (1, 1)]
+    # x <- x - 0.25 * 2 (x - 2): 0 -> 1 -> 1.5 (the built-in would give another sequence)
+    np.testing.assert_allclose(res.xs[-1], [[1.5]], rtol=0, atol=1e-15)
 
 
 def test_natural_uses_the_field_metric():

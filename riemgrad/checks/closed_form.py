@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ArgumentTypeError, CoordinateError, ShapeError
-from ..flows import DescentResult, FlowResult, solve_flow
+from ..errors import ArgumentTypeError, CoordinateError, ShapeError, SolverSettingsError
+from ..flows import DescentResult, FixedStep, FlowResult, solve_flow
+from ..flows.steppers import as_stepper
 from ..kernels import FlowField
 
 __all__ = ["compare_closed_form", "ClosedFormReport", "convergence_order", "ConvergenceReport"]
@@ -182,11 +183,15 @@ class ConvergenceReport:
         Largest absolute error at the final time for each ``dt``.
     order : float
         The slope of ``log(error)`` against ``log(dt)`` (least squares).
+    expected : int
+        The stepper's own order (:attr:`~riemgrad.flows.RK4.order`, ...), which ``order``
+        should approach.
     """
 
     dts: np.ndarray
     errors: np.ndarray
     order: float
+    expected: int
 
     def _repr_html_(self) -> str:
         """A summary for Jupyter: the fitted order and the error at each step size."""
@@ -204,7 +209,7 @@ def convergence_order(
     solution: Any,
     t: sp.Symbol,
     *,
-    stepper: str = "rk4",
+    stepper: str | FixedStep = "rk4",
     dts: Sequence[float] = (0.2, 0.1, 0.05, 0.025),
     params: Any = None,
 ) -> ConvergenceReport:
@@ -216,8 +221,9 @@ def convergence_order(
         As for :func:`riemgrad.solve_flow`.
     solution, t
         As for :func:`compare_closed_form`.
-    stepper : str
-        A fixed-step stepper: ``"euler"``, ``"heun"`` or ``"rk4"``.
+    stepper : str or FixedStep
+        A fixed-step stepper (``Euler()``, ``Heun()``, ``RK4()``, ``FixedStep("ssprk3")``
+        or their names); its ``order`` is the report's ``expected``.
     dts : sequence of float
         Step sizes; pick them large enough that the error stays well above
         rounding (about 1e-13).
@@ -236,16 +242,21 @@ def convergence_order(
     >>> v, t = sp.Symbol("variance", positive=True), sp.Symbol("t")
     >>> field = compile_flow(Metric(Chart("variance", (v,)), [[1 / (2 * v**2)]]), sp.log(v) / 2 + 2 / v)
     >>> rep = convergence_order(field, [[9.0]], (0, 2), [4 + (v - 4) * sp.exp(-t)], t, stepper="heun")
-    >>> round(rep.order)
-    2
+    >>> round(rep.order), rep.expected
+    (2, 2)
     """
+    step = as_stepper(stepper)
+    if step.adaptive:
+        raise SolverSettingsError(
+            f"`stepper` must be a fixed-step stepper (its order is fitted against `dt`); got {step!r}."
+        )
     errs = []
     for dt in dts:
-        res = solve_flow(field, x0, t_span, stepper=stepper, dt=float(dt), params=params)
+        res = solve_flow(field, x0, t_span, stepper=step, dt=float(dt), params=params)
         given = params if isinstance(params, Mapping) else None
         rep = compare_closed_form(res, solution, t, params=given, tol=np.inf)
         errs.append(rep.errors[-1])
     dts_a = np.asarray(dts, dtype=float)
     errors = np.asarray(errs)
     order = float(np.polyfit(np.log(dts_a), np.log(errors), 1)[0])
-    return ConvergenceReport(dts=dts_a, errors=errors, order=order)
+    return ConvergenceReport(dts=dts_a, errors=errors, order=order, expected=step.order)

@@ -1,15 +1,18 @@
 """Gradient flows and descent on compiled fields, batched over starting points.
 
 :func:`solve_flow` integrates ``dx/dt = -G^{-1} grad L`` (Euler, Heun, RK4 or
-the adaptive Dormand-Prince 5(4) pair); :func:`descend` runs preconditioned
+the adaptive Dormand-Prince 5(4) pair; steppers are objects of
+:mod:`.steppers` or their names); :func:`descend` runs preconditioned
 descent. Both return time-first arrays and one :class:`Status` per start.
 :func:`geodesic`, :func:`exp_map`, :func:`log_map` and :func:`distance` run
 the geodesic equations on the same compiled steppers.
 """
 
+from . import preconditioners
 from .geodesics import GeodesicResult, distance, exp_map, geodesic, log_map
 from .results import DescentResult, FlowResult, Status
-from .solve import STEPPERS, descend, solve_flow
+from .solve import descend, solve_flow
+from .steppers import RK4, STEPPERS, Dopri5, Euler, FixedStep, Heun
 
 __all__ = [
     "solve_flow",
@@ -18,6 +21,11 @@ __all__ = [
     "DescentResult",
     "Status",
     "STEPPERS",
+    "Euler",
+    "Heun",
+    "RK4",
+    "Dopri5",
+    "FixedStep",
     "geodesic",
     "exp_map",
     "log_map",

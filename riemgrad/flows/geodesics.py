@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsError
-from ..kernels.field import geodesic_field, require_metric
+from ..kernels import GeodesicField, geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from ._display import ResultDisplay
 from .results import Status, _StatusSummary
 from .solve import solve_flow
+from .steppers import Dopri5, Stepper
 
 __all__ = ["geodesic", "exp_map", "log_map", "distance", "GeodesicResult"]
 
@@ -100,11 +101,11 @@ def geodesic(
     v0: Any,
     t_span: tuple[float, float] = (0.0, 1.0),
     *,
-    stepper: str = "dopri5",
+    stepper: str | Stepper = "dopri5",
     dt: float | None = None,
     saveat: Sequence[float] | None = None,
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
+    rtol: float | None = None,
+    atol: float | None = None,
     parallel: Any = "auto",
 ) -> GeodesicResult:
     """Integrate the geodesics through ``x0`` with initial velocities ``v0``.
@@ -117,14 +118,15 @@ def geodesic(
         Starting points and their initial velocities (chart components), same shape.
     t_span : (float, float)
         Start and end time; a geodesic with ``|v0| = 1`` is parameterized by arc length.
-    stepper : {"dopri5", "rk4", "heun", "euler"}
-        The adaptive Dormand-Prince 5(4) pair (default) or a fixed-step stepper with ``dt``.
+    stepper : str or stepper object
+        The adaptive Dormand-Prince 5(4) pair (default) or a fixed-step stepper with ``dt``
+        (see :func:`riemgrad.solve_flow`).
     dt : float, optional
         The step of a fixed-step stepper; the first trial step of ``"dopri5"``.
     saveat : sequence of float, optional
         Times to record; default the start and the end.
-    rtol, atol : float
-        Tolerances of ``"dopri5"``.
+    rtol, atol : float, optional
+        Tolerances of ``"dopri5"`` (default 1e-10, 1e-12); an error with a fixed-step stepper.
     parallel : "auto" or bool
         As in :func:`riemgrad.solve_flow`.
 
@@ -155,6 +157,9 @@ def geodesic(
     """
     X, V, batch = _pair(metric, x0, v0, ("x0", "v0"))
     field = geodesic_field(metric)
+    if isinstance(stepper, str) and stepper == "dopri5":  # tighter defaults than solve_flow's
+        stepper = Dopri5(rtol=1e-10 if rtol is None else rtol, atol=1e-12 if atol is None else atol)
+        rtol = atol = None
     res = solve_flow(
         field,
         np.concatenate([X, V], axis=1),
@@ -173,10 +178,20 @@ def geodesic(
         ts=res.ts,
         xs=states[..., :n].reshape(shape),
         vs=states[..., n:].reshape(shape),
-        energies=res.losses.reshape((res.ts.size,) + batch),
+        energies=_energies(field, res.xs).reshape((res.ts.size,) + batch),
         status=res.status.reshape(batch),
         chart=metric.chart,
     )
+
+
+def _energies(field: GeodesicField, xs: np.ndarray) -> np.ndarray:
+    """``g(v, v)`` at every recorded phase state, NaN where the geodesic had failed."""
+    flat = xs.reshape(-1, xs.shape[-1])
+    ok = np.isfinite(flat).all(axis=1)
+    out = np.full(flat.shape[0], np.nan)
+    if ok.any():
+        out[ok] = field.energy(flat[ok])
+    return out.reshape(xs.shape[:-1])
 
 
 def exp_map(metric: Metric, x: Any, v: Any, *, rtol: float = 1e-10, atol: float = 1e-12) -> np.ndarray:
@@ -216,7 +231,7 @@ def _shoot(metric: Metric, A: np.ndarray, V: np.ndarray, rtol: float) -> tuple[n
     eye = np.broadcast_to(np.eye(n).reshape(1, -1), (A.shape[0], n * n))
     state = np.concatenate([A, V, np.zeros((A.shape[0], n * n)), eye], axis=1)
     field = geodesic_field(metric, variational=True)
-    res = solve_flow(field, state, (0.0, 1.0), stepper="dopri5", rtol=rtol, atol=rtol * 1e-2)
+    res = solve_flow(field, state, (0.0, 1.0), stepper=Dopri5(rtol=rtol, atol=rtol * 1e-2))
     end = res.xs[-1]
     return end[:, :n], end[:, 2 * n : 2 * n + n * n].reshape(-1, n, n), res.status
 
@@ -420,6 +435,6 @@ def distance(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9) -> Any:
     """
     V = log_map(metric, x, y, tol=tol)
     A, Vf, batch = _pair(metric, x, V, ("x", "v"))
-    e = geodesic_field(metric).loss(np.concatenate([A, Vf], axis=1))
+    e = geodesic_field(metric).energy(np.concatenate([A, Vf], axis=1))
     d = np.sqrt(np.maximum(e, 0.0))
     return float(d[0]) if batch == () else d.reshape(batch)

@@ -9,30 +9,31 @@ from typing import Any
 
 import numpy as np
 
+from ..kernels.abi import STATUS_CODES
 from ..symbolic import Chart
 from ._display import ResultDisplay
 
 __all__ = ["Status", "FlowResult", "DescentResult"]
 
-_MESSAGES = {
-    0: "The trajectory reached the end.",
-    1: "The trajectory left the chart's domain (e.g. sigma <= 0). Use a smaller step `dt` or `lr`, "
-    "an adaptive stepper, or a chart whose domain is all of R^n (e.g. log_sigma).",
-    2: "The state or velocity became non-finite (inf or NaN). Use a smaller step `dt` or `lr`, or check "
-    "the loss near the starting point.",
-    3: "The metric is singular (not numerically positive definite) at the last valid point. "
-    "The flow is undefined there; start elsewhere or regularize the metric.",
-    4: "The maximum number of solver steps was reached. Try increasing `max_steps`.",
-    5: "The adaptive step size fell below its minimum (the field is too stiff or ill-defined here). "
-    "Loosen `rtol`/`atol` or use a fixed-step stepper.",
-}
+class _StatusBase(enum.IntEnum):
+    @property
+    def message(self) -> str:
+        """The user-facing explanation and fix."""
+        return _MESSAGES[int(self)]
 
 
-class Status(enum.IntEnum):
-    """What became of one starting point; each member's :attr:`message` says what to do.
+_MESSAGES = {s.code: s.message for s in STATUS_CODES}
+
+#: Built from the one table of outcomes, :data:`riemgrad.kernels.abi.STATUS_CODES`, whose codes the
+#: code generator prints into the kernels.
+Status = _StatusBase("Status", [(s.name, s.code) for s in STATUS_CODES], module=__name__, qualname="Status")
+Status.__doc__ = """What became of one starting point; each member's :attr:`message` says what to do.
 
     Results hold statuses as an integer array, so comparisons such as
-    ``result.status == Status.LEFT_DOMAIN`` work element-wise.
+    ``result.status == Status.LEFT_DOMAIN`` work element-wise. The members and
+    their codes come from :data:`riemgrad.kernels.abi.STATUS_CODES`:
+    ``SUCCESS`` (0), ``LEFT_DOMAIN`` (1), ``NONFINITE`` (2),
+    ``SINGULAR_METRIC`` (3), ``MAX_STEPS`` (4), ``STEP_SIZE_TOO_SMALL`` (5).
 
     Examples
     --------
@@ -42,18 +43,6 @@ class Status(enum.IntEnum):
     >>> Status.MAX_STEPS.message
     'The maximum number of solver steps was reached. Try increasing `max_steps`.'
     """
-
-    SUCCESS = 0
-    LEFT_DOMAIN = 1
-    NONFINITE = 2
-    SINGULAR_METRIC = 3
-    MAX_STEPS = 4
-    STEP_SIZE_TOO_SMALL = 5
-
-    @property
-    def message(self) -> str:
-        """The user-facing explanation and fix."""
-        return _MESSAGES[int(self)]
 
 
 def _summary(status: np.ndarray) -> dict[str, int]:

@@ -5,29 +5,24 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from ..errors import ArgumentTypeError, SolverSettingsError
-from ..kernels import FlowField
-from ..kernels._template import CHUNK, DESCENT_KINDS
-from ..kernels.field import SCALAR_MAX_BATCH, SCALAR_MAX_DIM
-from ..preconditioners import Preconditioner, natural
+from ..kernels import AdaptiveRun, CompiledField, DescentRun, FixedStepRun, FlowField
+from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
+from .steppers import STEPPERS, Stepper, as_stepper
 
 __all__ = ["solve_flow", "descend", "STEPPERS"]
-
-#: Fixed-step steppers and their order; "dopri5" is the adaptive Dormand-Prince 5(4) pair.
-STEPPERS = {"euler": 1, "heun": 2, "rk4": 4, "dopri5": 5}
 
 #: Batches at least this large run in parallel over chunks.
 PARALLEL_MIN_BATCH = 256
 
 
-def _check_field(field: Any) -> None:
-    if not isinstance(field, FlowField):
+def _check_field(field: Any, kinds: type | tuple[type, ...] = FlowField) -> None:
+    if not isinstance(field, kinds):
         raise ArgumentTypeError(
             f"`field` must be a FlowField from riemgrad.compile_flow; got {type(field).__name__}. "
             "Build one with compile_flow(metric, loss)."
@@ -43,74 +38,6 @@ def _threads(batch: int, parallel: Any) -> int:
     if parallel == "auto":
         return n if batch >= PARALLEL_MIN_BATCH else 1
     return n if parallel else 1
-
-
-def _run_ranges(
-    field: FlowField,
-    name: str,
-    threads: int,
-    X: np.ndarray,
-    a0: float,
-    a1: float,
-    nsteps: int,
-    idx: np.ndarray,
-    p: np.ndarray,
-    hyper: np.ndarray,
-    status: np.ndarray,
-    tlast: np.ndarray,
-) -> np.ndarray:
-    """Run ``_{name}_range`` over the batch X (dim, B): one call, or one per thread.
-
-    The kernel loops over chunks of at most CHUNK trajectories itself. With
-    ``threads > 1`` the batch is cut into one contiguous range per thread (whole
-    chunks, one task each, on a pool kept for the process); the kernels release
-    the GIL, so the ranges run in parallel. Saved states come back point-major,
-    ``(n_save, B, dim)``.
-    """
-    dim, B = X.shape
-    XS = np.empty((idx.size, B, dim))
-    kernel = f"_{name}_range"
-    args = (a0, a1, nsteps, idx, p, hyper, XS, status, tlast)
-    size = min(CHUNK, max(1, math.ceil(B / threads)))
-    nchunks = math.ceil(B / size)
-    parts = max(1, min(threads, nchunks))
-    if parts == 1:
-        field._call(kernel, X, 0, B, *args)
-        return XS
-    bounds = [min(B, (i * nchunks // parts) * size) for i in range(parts + 1)]
-    warm = bool(getattr(field._kernel(kernel), "signatures", True))
-    _map(lambda i: field._call(kernel, X, bounds[i], bounds[i + 1], *args), range(parts), threads, warm)
-    return XS
-
-
-_POOL: list[Any] = []
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """A thread pool kept for the process (starting threads at every call measured ~0.4 ms)."""
-    if not _POOL or _POOL[0]._max_workers < threads:
-        _POOL[:] = [ThreadPoolExecutor(max_workers=threads, thread_name_prefix="riemgrad")]
-    return _POOL[0]
-
-
-def _map(fn: Any, items: Any, threads: int, warm: bool = False) -> None:
-    """Apply ``fn`` to every item, on ``threads`` threads; unless ``warm``, the first item runs alone
-    so that the kernel is compiled (or loaded from disk) once, not by every thread."""
-    items = list(items)
-    if threads <= 1 or len(items) <= 1:
-        for it in items:
-            fn(it)
-        return
-    if not warm:
-        fn(items.pop(0))
-    # the calling thread takes the first item itself
-    futures = [_pool(threads).submit(fn, it) for it in items[1:]]
-    try:
-        if items:
-            fn(items[0])
-    finally:
-        for fut in futures:
-            fut.result()
 
 
 def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) -> None:
@@ -135,33 +62,18 @@ def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) 
             status[i] = Status.SINGULAR_METRIC
 
 
-def _fixed_step(
-    field: FlowField,
-    stepper: str,
-    threads: int,
-    X: np.ndarray,
-    t0: float,
-    h: float,
-    n: int,
-    idx: np.ndarray,
-    p: np.ndarray,
-    status: np.ndarray,
-    tlast: np.ndarray,
-) -> np.ndarray:
-    """n fixed steps of size h: one trajectory at a time for tiny batches, else in chunks."""
-    B = X.shape[1]
-    if B <= SCALAR_MAX_BATCH and field.dim <= SCALAR_MAX_DIM:
-        XS = np.empty((idx.size, B, field.dim))
-        field._call(f"_{stepper}_scalar", X, t0, h, n, idx, p, np.zeros(3), XS, status, tlast)
-        return XS
-    return _run_ranges(field, stepper, threads, X, t0, h, n, idx, p, np.zeros(3), status, tlast)
-
-
 def _records(
     field: FlowField, X: np.ndarray, XS: np.ndarray, status: np.ndarray, params: Any, batch: tuple[int, ...]
 ) -> dict[str, Any]:
     """The fields every result shares: states shaped ``(n_t,) + batch + (dim,)``, statuses, the chart,
     and the loss function the result evaluates on first access to ``.losses``."""
+    if not isinstance(field, FlowField):  # an ODE handed over whole (geodesics): no loss, no metric
+        return {
+            "xs": XS.reshape((XS.shape[0],) + batch + (field.dim,)),
+            "status": status.reshape(batch),
+            "chart": field.chart,
+            "_loss_fn": _no_loss(field),
+        }
     _classify(field, X, status, params)
     p = field.param_vector(params) if field.params else None  # a snapshot of the values
     return {
@@ -172,18 +84,28 @@ def _records(
     }
 
 
+def _no_loss(field: CompiledField) -> Any:
+    def fail(x: np.ndarray) -> np.ndarray:
+        raise ArgumentTypeError(
+            f"`losses` needs a loss, and the {type(field).__name__} this result was solved on has none "
+            "(it is not a gradient flow). For geodesics read `GeodesicResult.energies`."
+        )
+
+    return fail
+
+
 def solve_flow(
-    field: FlowField,
+    field: FlowField | CompiledField,
     x0: Any,
     t_span: tuple[float, float],
     *,
-    stepper: str = "rk4",
+    stepper: str | Stepper = "rk4",
     dt: float | None = None,
     saveat: Sequence[float] | None = None,
-    rtol: float = 1e-8,
-    atol: float = 1e-10,
+    rtol: float | None = None,
+    atol: float | None = None,
     params: Any = None,
-    max_steps: int = 1_000_000,
+    max_steps: int | None = None,
     parallel: Any = "auto",
 ) -> FlowResult:
     """Integrate the gradient flow ``dx/dt = -G(x)^{-1} grad L(x)`` from many starts at once.
@@ -191,14 +113,17 @@ def solve_flow(
     Parameters
     ----------
     field : FlowField
-        From :func:`riemgrad.compile_flow`.
+        From :func:`riemgrad.compile_flow` (or another compiled field such as
+        :func:`riemgrad.kernels.geodesic_field`, whose results have no ``losses``).
     x0 : array_like, shape (dim,) or (batch, dim)
         Starting points in the field's chart.
     t_span : (float, float)
         Start and end time, ``t0 < t1``.
-    stepper : {"rk4", "heun", "euler", "dopri5"}
-        Fixed-step Runge-Kutta of order 4, 2, 1, or the adaptive
-        Dormand-Prince 5(4) pair with error control.
+    stepper : RK4, Heun, Euler, FixedStep, Dopri5 or str
+        A stepper object from :mod:`riemgrad.flows.steppers`, or its name
+        (``"rk4"``, ``"heun"``, ``"euler"``, ``"ssprk3"``, ``"dopri5"``): fixed-step
+        Runge-Kutta of order 4, 2, 1, 3, or the adaptive Dormand-Prince 5(4)
+        pair with error control.
     dt : float
         The step of a fixed-step stepper (required there); it is shrunk to
         divide ``t1 - t0`` into a whole number of steps. For ``"dopri5"`` the
@@ -207,13 +132,15 @@ def solve_flow(
         Times to record, within ``t_span``. Default: the start and the end
         only, so memory does not grow with the number of steps. Fixed-step
         steppers need them on the step grid.
-    rtol, atol : float
-        Relative and absolute tolerance of ``"dopri5"``.
+    rtol, atol : float, optional
+        Relative and absolute tolerance of ``"dopri5"`` (default 1e-8, 1e-10);
+        an error with a fixed-step stepper.
     params : sequence or mapping, optional
         Values of the field's parameters.
-    max_steps : int
-        Step budget per trajectory for ``"dopri5"``; exceeding it gives
-        :attr:`Status.MAX_STEPS`.
+    max_steps : int, optional
+        Step budget per trajectory for ``"dopri5"`` (default 1,000,000);
+        exceeding it gives :attr:`Status.MAX_STEPS`. An error with a
+        fixed-step stepper.
     parallel : "auto" or bool
         Run chunks of trajectories on all cores. ``"auto"``: for batches of at
         least 256.
@@ -230,7 +157,8 @@ def solve_flow(
     ShapeError
         If ``x0`` has the wrong shape.
     SolverSettingsError
-        If ``t_span``, ``stepper``, ``dt`` or ``saveat`` is invalid.
+        If ``t_span``, ``stepper``, ``dt`` or ``saveat`` is invalid, or
+        ``rtol``/``atol``/``max_steps`` go with a fixed-step stepper.
 
     Examples
     --------
@@ -245,22 +173,21 @@ def solve_flow(
     >>> res.status.tolist()
     [0, 0]
     """
-    _check_field(field)
+    _check_field(field, CompiledField)
     try:
         t0, t1 = (float(t) for t in t_span)
     except (TypeError, ValueError):
         raise SolverSettingsError(f"`t_span` must be a pair (t0, t1) of numbers; got {t_span!r}.") from None
     if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
         raise SolverSettingsError(f"`t_span` must satisfy t0 < t1 (both finite); got {t_span!r}.")
-    if stepper not in STEPPERS:
-        raise SolverSettingsError(f"`stepper` must be one of {sorted(STEPPERS)}; got {stepper!r}.")
-    X, batch = field._points(x0, "x0", copy=True)
+    step = as_stepper(stepper, rtol=rtol, atol=atol, max_steps=max_steps)
+    X, batch = field.layout(x0, "x0", copy=True)
     B = X.shape[1]
     p = field.param_vector(params)
     status = np.zeros(B, np.int64)
     tlast = np.full(B, t0)
     threads = _threads(B, parallel)
-    if stepper == "dopri5":
+    if step.adaptive:
         h0 = (t1 - t0) / 100 if dt is None else float(dt)
         if not h0 > 0:
             raise SolverSettingsError(f"`dt` (the first trial step) must be > 0; got {dt!r}.")
@@ -272,17 +199,14 @@ def solve_flow(
                 raise SolverSettingsError(
                     f"`saveat` must be a non-empty sequence of times within t_span {(t0, t1)}; got {saveat!r}."
                 )
-        XS = np.empty((save_t.size, B, field.dim))
         nsteps = np.zeros(B, np.int64)
-        args = (t0, t1, h0, float(rtol), float(atol), int(max_steps), save_t, p, XS, status, tlast, nsteps)
-        size = max(1, math.ceil(B / (4 * threads))) if threads > 1 else max(B, 1)
-        warm = bool(getattr(field._kernel("_dopri_range"), "signatures", True))
-        _map(lambda a: field._call("_dopri_range", X, a, min(B, a + size), *args), range(0, B, size), threads, warm)
+        run = AdaptiveRun(t0, t1, h0, float(step.rtol), float(step.atol), int(step.max_steps), save_t, p)
+        XS = field.run_adaptive(run, X, status, tlast, nsteps, threads=threads)
         ts = save_t
     else:
         if dt is None or not float(dt) > 0:
             raise SolverSettingsError(
-                f"`dt` must be a positive step for the fixed-step stepper {stepper!r}; got {dt!r}. "
+                f"`dt` must be a positive step for the fixed-step stepper {step.name!r}; got {dt!r}. "
                 "Pass e.g. dt=1e-3, or stepper='dopri5' for adaptive steps."
             )
         n = max(1, math.ceil((t1 - t0) / float(dt) - 1e-9))
@@ -300,14 +224,14 @@ def solve_flow(
                     f"{req[bad][:3].tolist() if bad.any() else 'nothing'} is not. Pick grid times, or use "
                     "stepper='dopri5', which records at any time."
                 )
-        XS = _fixed_step(field, stepper, threads, X, t0, h, n, idx, p, status, tlast)
+        XS = field.run_fixed(FixedStepRun(step.name, t0, h, n, idx, p), X, status, tlast, threads=threads)
         ts = t0 + idx * h
         nsteps = np.where(status == 0, n, np.rint((tlast - t0) / h).astype(np.int64))
     return FlowResult(
         ts=ts,
         t_final=tlast.reshape(batch),
         n_steps=nsteps.reshape(batch),
-        stepper=stepper,
+        stepper=step.name,
         **_records(field, X, XS, status, params, batch),
     )
 
@@ -385,7 +309,7 @@ def descend(
             f"`preconditioner` must be a Preconditioner (init, update) pair from riemgrad.preconditioners; "
             f"got {type(pre).__name__}."
         )
-    X, batch = field._points(x0, "x0", copy=True)
+    X, batch = field.layout(x0, "x0", copy=True)
     B = X.shape[1]
     p = field.param_vector(params)
     if saveat is None:
@@ -396,20 +320,18 @@ def descend(
             raise SolverSettingsError(f"`saveat` must hold step indices in [0, {steps}]; got {saveat!r}.")
     status = np.zeros(B, np.int64)
     klast = np.zeros(B)
-    if pre.kind == 0 and not backtracking:
+    twin = compiled_twin(pre)
+    compiled = None if twin is None else twin[0]
+    if compiled == "natural" and not backtracking:
         # natural descent is the Euler scheme of the flow with dt = lr: reuse its kernels
-        threads = _threads(B, parallel)
-        XS = _fixed_step(field, "euler", threads, X, 0.0, float(lr), int(steps), idx, p, status, klast)
+        run = FixedStepRun("euler", 0.0, float(lr), int(steps), idx, p)
+        XS = field.run_fixed(run, X, status, klast, threads=_threads(B, parallel))
         klast = np.rint(klast / float(lr))
-    elif pre.kind is None:
+    elif compiled is None:
         XS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
     else:
-        threads = _threads(B, parallel)
-        name = "descent_" + DESCENT_KINDS[pre.kind]
-        hyper = np.asarray(pre.hyper, dtype=float)
-        XS = _run_ranges(
-            field, name, threads, X, float(lr), float(bool(backtracking)), int(steps), idx, p, hyper, status, klast
-        )
+        run = DescentRun(compiled, float(lr), bool(backtracking), int(steps), idx, p, twin[1])
+        XS = field.run_descent(run, X, status, klast, threads=_threads(B, parallel))
     return DescentResult(
         ks=idx,
         k_final=klast.astype(np.int64).reshape(batch),

@@ -3,10 +3,35 @@
 :func:`compile_flow` turns a :class:`~riemgrad.Metric` and a loss into a
 :class:`FlowField`: generated scalar source in a per-user cache directory
 (:func:`cache_dir`), compiled lazily by Numba and reloaded from disk by later
-processes. Importing this package compiles nothing.
+processes. Importing this package compiles nothing. The contract between the
+generated kernels and the solvers that run them is written in :mod:`.abi`.
+
+Layout: :mod:`.abi` (names, argument records, size limits, status codes),
+:mod:`.compile` (``compile_flow``, the one cache-and-build path),
+:mod:`.flowfield` (``FlowField`` and its typed runs), :mod:`.velocity`
+(strategies, cost model), :mod:`.codegen` (printer, steppers, template, module
+assembly), :mod:`.cache` (files and fingerprint), :mod:`.geodesic`.
 """
 
-from ._cache import cache_dir
-from .field import FlowField, compile_flow, geodesic_field
+from . import abi
+from .abi import AdaptiveRun, DescentRun, FixedStepRun
+from .cache import cache_dir
+from .codegen.steppers import TABLE as STEPPER_TABLE
+from .compile import compile_flow, require_metric
+from .flowfield import CompiledField, FlowField
+from .geodesic import GeodesicField, geodesic_field
 
-__all__ = ["compile_flow", "FlowField", "cache_dir", "geodesic_field"]
+__all__ = [
+    "compile_flow",
+    "FlowField",
+    "cache_dir",
+    "geodesic_field",
+    "GeodesicField",
+    "CompiledField",
+    "require_metric",
+    "abi",
+    "FixedStepRun",
+    "DescentRun",
+    "AdaptiveRun",
+    "STEPPER_TABLE",
+]

@@ -617,17 +617,12 @@ class Metric(Tensor):
                 f"`t` = {t} is also a coordinate of chart {self.chart.name!r} {self.chart.coords}; "
                 "pass another name for the curve parameter, e.g. geodesic_equations('s')."
             )
-        n = self.dim
+        from .geodesic import geodesic_acceleration  # the one derivation, shared with the compiled field
+
         xs = [sp.Function(c.name)(t) for c in self.chart.coords]
         sub = dict(zip(self.chart.coords, xs))
-        G = self.christoffel()
-        eqs = []
-        for k in range(n):
-            rhs = -sp.Add(
-                *[G[k, i, j].xreplace(sub) * xs[i].diff(t) * xs[j].diff(t) for i in range(n) for j in range(n)]
-            )
-            eqs.append(sp.Eq(xs[k].diff(t, 2), sp.expand(rhs)))
-        return eqs
+        acc = geodesic_acceleration(self, [x.diff(t) for x in xs])
+        return [sp.Eq(x.diff(t, 2), sp.expand(a.xreplace(sub))) for x, a in zip(xs, acc)]
 
     # -------------------------------------------------------- change of chart
     def pullback(self, chart_map: ChartMap, simplifier: Any = "auto") -> Metric:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..errors import CompilationError
+from ...errors import CompilationError
 
 __all__ = ["ScalarPrinter", "assignments"]
 

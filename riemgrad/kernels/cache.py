@@ -7,6 +7,7 @@ an unchanged one is found again by any later process; Numba's own cache
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -16,9 +17,11 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+import sympy as sp
+
 from ..errors import CompilationError
 
-__all__ = ["cache_dir", "load_source", "derivation_key", "load_derivation", "store_derivation"]
+__all__ = ["cache_dir", "load_source", "derivation_key", "load_derivation", "store_derivation", "generator_files"]
 
 _LOADED: dict[str, ModuleType] = {}
 
@@ -106,20 +109,36 @@ def load_source(source: str) -> tuple[ModuleType, Path]:
 # The symbolic work of compile_flow (velocity, printing) is cached too, keyed by a hash of its
 # inputs and of the generator's own source, so a new process goes straight to the compiled file.
 
-_GENERATOR = ("field.py", "_codegen.py", "_template.py", "_cache.py")
+#: Every file whose change can alter a derivation or the generated source: the whole kernels package
+#: (code generator, strategies, contract), the symbolic code it calls (simplification, Christoffel
+#: symbols, the geodesic equations) and the version printed into each header.
+_PACKAGE = Path(__file__).resolve().parent.parent
+_GENERATOR_GLOBS = ("kernels/*.py", "kernels/codegen/*.py")
+_GENERATOR_FILES = ("_version.py", "symbolic/_util.py", "symbolic/metric.py", "symbolic/geodesic.py")
 
 
+def generator_files() -> list[Path]:
+    """The files the derivation cache's key covers, in a fixed order.
+
+    Examples
+    --------
+    >>> names = [p.name for p in generator_files()]
+    >>> "steppers.py" in names and "geodesic.py" in names and "_version.py" in names
+    True
+    """
+    files = sorted({p for pattern in _GENERATOR_GLOBS for p in _PACKAGE.glob(pattern)})
+    return files + [_PACKAGE / name for name in _GENERATOR_FILES if (_PACKAGE / name).exists()]
+
+
+@functools.lru_cache(maxsize=1)
 def _generator_fingerprint() -> str:
+    """Hash of the generator's files and of the versions of SymPy and Numba (once per process)."""
     h = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in _GENERATOR:
-        h.update((here / name).read_bytes())
-    try:
-        from importlib.metadata import version
+    for path in generator_files():
+        h.update(str(path.relative_to(_PACKAGE)).encode() + b"\0" + path.read_bytes())
+    import numba
 
-        h.update(version("numba").encode())
-    except Exception:  # pragma: no cover - numba always installed with riemgrad
-        pass
+    h.update(f"sympy {sp.__version__} numba {numba.__version__}".encode())
     return h.hexdigest()
 
 

@@ -1,0 +1,294 @@
+"""The written contract between the generated kernels and the code that runs them.
+
+Every generated module (one per field, see :func:`riemgrad.compile_flow`)
+defines the same set of compiled functions. This module says, in one place,
+what they are called, what they take, what they return and how large their
+inputs may be; the code generator (:mod:`riemgrad.kernels.codegen`) prints
+names and status codes from here, and :class:`~riemgrad.kernels.FlowField`
+calls the kernels through the typed run records below, so no other module
+formats a kernel name or builds a positional argument list.
+
+Kernel kinds
+------------
+``fixed_scalar``
+    ``_<stepper>_scalar(X, t0, dt, nsteps, save_idx, p, hyper, XS, status, tlast)``:
+    fixed steps, one trajectory at a time with the state in registers (batches of
+    at most :data:`SCALAR_MAX_BATCH`, dimension at most :data:`SCALAR_MAX_DIM`).
+``fixed_range``
+    ``_<stepper>_range(X, lo, hi, t0, dt, nsteps, save_idx, p, hyper, XS, STATUS, TLAST)``:
+    fixed steps over the trajectories ``lo:hi``, in chunks of at most :data:`CHUNK`.
+``descent_range``
+    ``_descent_<kind>_range(X, lo, hi, lr, backtrack, nsteps, save_idx, p, hyper, XS, STATUS, TLAST)``:
+    preconditioned descent (the slots of ``t0, dt`` carry ``lr`` and the backtracking flag).
+``adaptive_range``
+    ``_dopri_range(X, lo, hi, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, STATUS, TLAST, NSTEPS)``.
+``evaluate``
+    ``_loss_batch(X, p, out)``, ``_grad_batch(X, p, out)``, ``_metric_batch(X, p, out)``,
+    ``_vel_batch(X, p, out, status)``; a module of an ODE handed over whole (the geodesic
+    equations) has ``_vel_batch`` and ``_energy_batch(X, p, out)`` instead, and no descent kernels.
+
+Layouts: ``X`` is ``(dim, batch)`` C-contiguous (coordinate k of trajectory j
+at ``X[k, j]``) and is advanced in place; ``XS`` receives the saved states
+point-major, ``(n_save, batch, dim)``; ``p`` holds the parameter values (at
+least one entry); ``status`` (int64) and ``tlast`` (float) hold one entry per
+trajectory. Every kernel returns nothing and writes a status code per
+trajectory from :data:`STATUS_CODES`.
+
+Examples
+--------
+>>> from riemgrad.kernels import abi
+>>> abi.kernel_name("fixed_range", "rk4"), abi.kernel_name("descent_range", "adam")
+('_rk4_range', '_descent_adam_range')
+>>> [s.name for s in abi.STATUS_CODES][:3]
+['SUCCESS', 'LEFT_DOMAIN', 'NONFINITE']
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "CHUNK",
+    "SCALAR_MAX_BATCH",
+    "SCALAR_MAX_DIM",
+    "KERNEL_KINDS",
+    "EVALUATORS",
+    "StatusCode",
+    "STATUS_CODES",
+    "CODE",
+    "kernel_name",
+    "FixedStepRun",
+    "DescentRun",
+    "AdaptiveRun",
+]
+
+#: Trajectories per chunk: the inner, vectorized loop of every ``_range`` kernel.
+CHUNK = 512
+
+#: Batches at most this large run one trajectory at a time with the state in registers.
+SCALAR_MAX_BATCH = 8
+
+#: Largest dimension with register-resident (scalar-argument) steppers. CPython passes calls with more
+#: than ~30 arguments as ``f(*args)``, which Numba cannot inline; wider fields go through arrays.
+SCALAR_MAX_DIM = 24
+
+#: Kernel kind -> the pattern of its function name (``{}`` is the stepper or preconditioner name).
+KERNEL_KINDS = {
+    "fixed_scalar": "_{}_scalar",
+    "fixed_range": "_{}_range",
+    "descent_range": "_descent_{}_range",
+    "adaptive_range": "_dopri_range",
+}
+
+#: The batch evaluators of the field's quantities, by what they compute.
+EVALUATORS = {
+    "loss": "_loss_batch",
+    "gradient": "_grad_batch",
+    "metric": "_metric_batch",
+    "velocity": "_vel_batch",
+    "energy": "_energy_batch",
+}
+
+
+def kernel_name(kind: str, name: str = "") -> str:
+    """The name of a generated function of kind ``kind`` for stepper or preconditioner ``name``.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`KERNEL_KINDS`.
+    name : str
+        The stepper (``"rk4"``) or descent preconditioner (``"adam"``); unused for
+        ``"adaptive_range"``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> kernel_name("fixed_scalar", "heun")
+    '_heun_scalar'
+    """
+    return KERNEL_KINDS[kind].format(name)
+
+
+class StatusCode(NamedTuple):
+    """One outcome of one trajectory: its name, its integer code in the kernels, its message."""
+
+    name: str
+    code: int
+    message: str
+
+
+#: The one table of outcomes. ``riemgrad.Status`` is built from it, and the generator prints the codes
+#: into the kernels from it. SUCCESS must be 0: kernels OR the flags of a step's stages together
+#: (``f |= g``) and test ``!= 0``.
+STATUS_CODES = (
+    StatusCode("SUCCESS", 0, "The trajectory reached the end."),
+    StatusCode(
+        "LEFT_DOMAIN",
+        1,
+        "The trajectory left the chart's domain (e.g. sigma <= 0). Use a smaller step `dt` or `lr`, "
+        "an adaptive stepper, or a chart whose domain is all of R^n (e.g. log_sigma).",
+    ),
+    StatusCode(
+        "NONFINITE",
+        2,
+        "The state or velocity became non-finite (inf or NaN). Use a smaller step `dt` or `lr`, or check "
+        "the loss near the starting point.",
+    ),
+    StatusCode(
+        "SINGULAR_METRIC",
+        3,
+        "The metric is singular (not numerically positive definite) at the last valid point. "
+        "The flow is undefined there; start elsewhere or regularize the metric.",
+    ),
+    StatusCode("MAX_STEPS", 4, "The maximum number of solver steps was reached. Try increasing `max_steps`."),
+    StatusCode(
+        "STEP_SIZE_TOO_SMALL",
+        5,
+        "The adaptive step size fell below its minimum (the field is too stiff or ill-defined here). "
+        "Loosen `rtol`/`atol` or use a fixed-step stepper.",
+    ),
+)
+
+#: Status name -> integer code, for the code generator's templates.
+CODE = {s.name: s.code for s in STATUS_CODES}
+
+if CODE["SUCCESS"] != 0 or len(set(CODE.values())) != len(CODE):  # pragma: no cover - a broken table
+    raise ImportError("riemgrad.kernels.abi.STATUS_CODES: SUCCESS must be 0 and codes distinct")
+
+#: The slot every fixed-step kernel keeps for the hyperparameters of descent (unused there).
+_NO_HYPER = np.zeros(3)
+
+
+class FixedStepRun(NamedTuple):
+    """The settings of a fixed-step run (``fixed_scalar`` and ``fixed_range`` kernels).
+
+    Attributes
+    ----------
+    stepper : str
+        A fixed-step stepper of the generator's table (``"euler"``, ``"heun"``, ``"rk4"``, ...).
+    t0 : float
+        The start time.
+    dt : float
+        The step.
+    nsteps : int
+        The number of steps.
+    save_idx : numpy.ndarray of int64, shape (n_save,)
+        Sorted step indices to record (0 is the start).
+    params : numpy.ndarray of float, shape (max(1, n_params),)
+        The field's parameter values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> run = FixedStepRun("rk4", 0.0, 0.1, 10, np.array([0, 10]), np.zeros(1))
+    >>> run.kernel_args()[:3]
+    (0.0, 0.1, 10)
+    """
+
+    stepper: str
+    t0: float
+    dt: float
+    nsteps: int
+    save_idx: np.ndarray
+    params: np.ndarray
+
+    def kernel_args(self) -> tuple:
+        """The positional arguments after ``X`` (and ``lo, hi``), up to the saved-state buffer."""
+        return (self.t0, self.dt, self.nsteps, self.save_idx, self.params, _NO_HYPER)
+
+
+class DescentRun(NamedTuple):
+    """The settings of a compiled descent run (``descent_range`` kernels).
+
+    Attributes
+    ----------
+    kind : str
+        The compiled preconditioner: ``"natural"``, ``"identity"``, ``"rmsprop"`` or ``"adam"``.
+    lr : float
+        The step size (the first trial step with backtracking).
+    backtracking : bool
+        Armijo backtracking.
+    nsteps : int
+        The number of steps.
+    save_idx : numpy.ndarray of int64, shape (n_save,)
+        Sorted step indices to record.
+    params : numpy.ndarray of float
+        The field's parameter values.
+    hyper : tuple of float
+        Three hyperparameters ``(a, b, eps)`` of the preconditioner (decays and epsilon).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> run = DescentRun("rmsprop", 0.1, False, 5, np.array([0, 5]), np.zeros(1), (0.9, 0.0, 1e-8))
+    >>> run.kernel_args()[:2]
+    (0.1, 0.0)
+    """
+
+    kind: str
+    lr: float
+    backtracking: bool
+    nsteps: int
+    save_idx: np.ndarray
+    params: np.ndarray
+    hyper: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def kernel_args(self) -> tuple:
+        """The positional arguments after ``X, lo, hi``, up to the saved-state buffer."""
+        hyper = np.asarray(self.hyper, dtype=float)
+        return (float(self.lr), float(bool(self.backtracking)), self.nsteps, self.save_idx, self.params, hyper)
+
+
+class AdaptiveRun(NamedTuple):
+    """The settings of an adaptive Dormand-Prince run (the ``adaptive_range`` kernel).
+
+    Attributes
+    ----------
+    t0, t1 : float
+        Start and end time.
+    first_step : float
+        The first trial step.
+    rtol, atol : float
+        Tolerances of the error control.
+    max_steps : int
+        Step budget per trajectory.
+    save_t : numpy.ndarray of float, shape (n_save,)
+        Sorted times to record.
+    params : numpy.ndarray of float
+        The field's parameter values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> run = AdaptiveRun(0.0, 1.0, 0.01, 1e-8, 1e-10, 1000, np.array([0.0, 1.0]), np.zeros(1))
+    >>> run.kernel_args()[:3]
+    (0.0, 1.0, 0.01)
+    """
+
+    t0: float
+    t1: float
+    first_step: float
+    rtol: float
+    atol: float
+    max_steps: int
+    save_t: np.ndarray
+    params: np.ndarray
+
+    def kernel_args(self) -> tuple:
+        """The positional arguments after ``X, lo, hi``, up to the saved-state buffer."""
+        return (
+            self.t0,
+            self.t1,
+            self.first_step,
+            float(self.rtol),
+            float(self.atol),
+            int(self.max_steps),
+            self.save_t,
+            self.params,
+        )

@@ -1,0 +1,235 @@
+"""Module assembly: the field's own functions, the steppers and the shared template, in one file.
+
+The first lines of a generated module state its chart, the argument order and how the velocity is
+computed; then come the field's scalar functions (``_loss``, ``_grad``, ``_metric``, ``_vel``,
+``_vels``, the domain checks), the fixed-step kernels of every stepper of
+:data:`~riemgrad.kernels.codegen.steppers.TABLE`, the shared template and the adaptive pair.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ...symbolic import Chart
+from ..abi import CHUNK, CODE, SCALAR_MAX_DIM
+from .adaptive import dopri_source
+from .printer import assignments
+from .steppers import FIXED, range_stepper, scalar_stepper
+from .template import DECORATOR, INLINE, rhs_template, template
+
+__all__ = ["generate_source", "generate_rhs_source"]
+
+OK = CODE["SUCCESS"]
+
+
+def _function(
+    header: str,
+    exprs: list[sp.Expr],
+    targets: list[str],
+    coords: tuple[sp.Symbol, ...],
+    params: tuple[sp.Symbol, ...],
+    tail: str = "",
+    scalar: bool = False,
+    inline: bool = False,
+) -> str:
+    names = {c: f"x{k}" for k, c in enumerate(coords)}
+    names.update({q: f"p{i}" for i, q in enumerate(params)})
+    used: set[sp.Symbol] = set()
+    for e in exprs:
+        used |= sp.sympify(e).free_symbols
+    lines = [INLINE if inline else DECORATOR, header]
+    for k, c in enumerate(coords):
+        if c in used and not scalar:
+            lines.append(f"    x{k} = x[{k}, j]")
+    for i, q in enumerate(params):
+        if q in used:
+            lines.append(f"    p{i} = p[{i}]")
+    lines += assignments(exprs, targets, names)
+    if tail:
+        lines.append(tail.rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def generate_source(
+    chart: Chart,
+    params: tuple[sp.Symbol, ...],
+    loss: sp.Expr,
+    grad: list[sp.Expr],
+    G: sp.ImmutableMatrix,
+    velocity: list[sp.Expr] | None,
+    residuals: list[sp.Expr] | None = None,
+) -> str:
+    """The complete generated module for one field (see :class:`~riemgrad.kernels.FlowField`).
+
+    Parameters
+    ----------
+    chart : Chart
+        The chart; its coordinates are ``x[k, j]`` and its domain gives ``_check_point``.
+    params : tuple of sympy.Symbol
+        Call-time parameters, ``p[i]``.
+    loss, grad, G : sympy expressions
+        The loss, its gradient (one per coordinate) and the metric matrix, printed as the
+        ``evaluate`` kernels.
+    velocity : list of sympy.Expr or None
+        The right-hand side of the flow when it is given symbolically; None for a metric
+        solved in the kernel (Cholesky, or QR of the residuals' Jacobian).
+    residuals : list of sympy.Expr, optional
+        For the QR strategy.
+
+    Returns
+    -------
+    str
+        A self-contained module defining every kernel of :mod:`riemgrad.kernels.abi`.
+    """
+    n = chart.dim
+    coords = chart.coords
+    m = len(residuals) if residuals is not None else 0
+    if velocity is not None:
+        how, work = "symbolic (derived with SymPy)", 0
+    elif residuals is not None:
+        how, work = f"Householder QR of the {m} x {n} Jacobian of the residuals", m * n + m + n
+    else:
+        how, work = "inlined Cholesky solve", n * n + n
+    parts = [_header(chart, params, f"velocity: {how}", work, m)]
+    parts.append(_function("def _loss(x, j, p):", [loss], ["r"], coords, params, "    return r"))
+    parts.append(_function("def _grad(x, j, p, out):", grad, [f"out[{k}, j]" for k in range(n)], coords, params))
+    lower = [(a, b) for a in range(n) for b in range(a + 1)]
+    parts.append(
+        _function(
+            "def _metric(x, j, p, g):",
+            [G[a, b] for a, b in lower],
+            [f"g[{a}, {b}]" for a, b in lower],
+            coords,
+            params,
+            "\n".join(f"    g[{b}, {a}] = g[{a}, {b}]" for a, b in lower if a != b),
+        )
+    )
+    X = ", ".join(f"x{k}" for k in range(n))
+    if velocity is not None:
+        vel_exprs, vel_targets = velocity, [f"out[{k}, j]" for k in range(n)]
+        vel_tail = f"    return {OK}"
+        vels_targets = [f"v{k}" for k in range(n)]
+        vels_tail = f"    return {', '.join(vels_targets)}, {OK}"
+    elif residuals is not None:
+        J = [[sp.diff(r, c) for c in coords] for r in residuals]
+        vel_exprs = [J[i][k] for i in range(m) for k in range(n)] + list(residuals)
+        vel_targets = vels_targets = [f"w[{i * n + k}]" for i in range(m) for k in range(n)] + [
+            f"w[{m * n + i}]" for i in range(m)
+        ]
+        vel_tail = (
+            "    s = _qr_solve(w)\n    for k in range(DIM):\n        out[k, j] = -w[NRES * DIM + k]\n    return s"
+        )
+        vels_tail = f"    s = _qr_solve(w)\n    return {', '.join(f'-w[{m * n + k}]' for k in range(n))}, s"
+    else:
+        vel_exprs = [G[a, b] for a, b in lower] + list(grad)
+        vel_targets = vels_targets = [f"w[{a * n + b}]" for a, b in lower] + [f"w[{n * n + k}]" for k in range(n)]
+        vel_tail = (
+            "    s = _chol_solve(w)\n    for k in range(DIM):\n        out[k, j] = -w[DIM * DIM + k]\n    return s"
+        )
+        vels_tail = f"    s = _chol_solve(w)\n    return {', '.join(f'-w[{n * n + k}]' for k in range(n))}, s"
+    parts += _dynamics(chart, params, vel_exprs, vel_targets, vel_tail, vels_targets, vels_tail, velocity is None)
+    return "\n\n".join(parts) + template() + dopri_source()
+
+
+def _header(chart: Chart, params: tuple[sp.Symbol, ...], how: str, work: int, nres: int) -> str:
+    """The first lines of a module: provenance, argument order, imports, constants."""
+    import numba
+
+    from ..._version import __version__
+
+    coords = chart.coords
+    head = [
+        "# Generated by riemgrad.kernels.compile_flow -- do not edit; the file name is a hash of this text.",
+        f"# riemgrad {__version__}, numba {numba.__version__}",
+        f"# chart {chart.name!r}: x[k, j] is coordinate k of trajectory j, k over {tuple(map(str, coords))}",
+        f"# p[i] over params {tuple(map(str, params))}",
+        f"# {how}",
+        "import math",
+        "",
+        "import numpy as np",
+        "from numba import njit, prange",
+        "",
+        f"DIM = {chart.dim}",
+        f"WORK = {work}",
+        f"NRES = {nres}",
+        f"CHUNK = {CHUNK}",
+        "",
+        "",
+    ]
+    return "\n".join(head)
+
+
+def _dynamics(
+    chart: Chart,
+    params: tuple[sp.Symbol, ...],
+    vel_exprs: list[sp.Expr],
+    vel_targets: list[str],
+    vel_tail: str,
+    vels_targets: list[str],
+    vels_tail: str,
+    flagged: bool,
+) -> list[str]:
+    """The right-hand side (``_vel``, ``_vels``), the domain checks and the fixed-step kernels."""
+    n = chart.dim
+    coords = chart.coords
+    X = ", ".join(f"x{k}" for k in range(n))
+    parts = []
+    parts.append(_function("def _vel(x, j, p, w, out):", vel_exprs, vel_targets, coords, params, vel_tail, inline=True))
+    if n <= SCALAR_MAX_DIM:
+        parts.append(
+            _function(
+                f"def _vels({X}, p, w):", vel_exprs, vels_targets, coords, params, vels_tail, scalar=True, inline=True
+            )
+        )
+    conds = []
+    for k, kind in enumerate(chart.domain.values()):
+        if kind == "positive":
+            conds.append(f"x{k} > 0.0")
+        elif kind == "negative":
+            conds.append(f"x{k} < 0.0")
+    fin = " & ".join(f"math.isfinite(x{k})" for k in range(n))
+    dom = " & ".join(f"({c})" for c in conds) if conds else "True"
+    # valid, outside the chart's domain, non-finite; no short-circuit branches (vectorizes)
+    codes = f"{CODE['NONFINITE']} if not fin else ({OK} if dom else {CODE['LEFT_DOMAIN']})"
+    check = f"    fin = {fin}\n    dom = {dom}\n    return {codes}\n"
+    loads = "".join(f"    x{k} = x[{k}, j]\n" for k in range(n))
+    parts.append(f"{DECORATOR}\ndef _check_point(x, j):\n{loads}{check}")
+    if n <= SCALAR_MAX_DIM:
+        parts.append(f"{INLINE}\ndef _oks({X}):\n{check}")
+        # the domain alone (finiteness is absorbing under x + dt * (...), see _range_stepper)
+        parts.append(f"{INLINE}\ndef _dom({X}):\n    return {dom}\n")
+    for name in FIXED:
+        if n <= SCALAR_MAX_DIM:
+            parts.append(scalar_stepper(name, n))
+        parts.append(range_stepper(name, n, flagged=flagged))
+    return parts
+
+
+def generate_rhs_source(chart: Chart, rhs: list[sp.Expr], energy: sp.Expr) -> str:
+    """The module of an autonomous ODE ``dx/dt = rhs(x)`` handed over whole, with a monitored ``energy``.
+
+    No loss, gradient or metric: the module holds the right-hand side, the domain checks,
+    every stepper and the ``energy`` evaluator (a quantity the ODE conserves, such as ``g(v, v)``
+    along a geodesic).
+
+    Parameters
+    ----------
+    chart : Chart
+        The (phase) chart of the state.
+    rhs : list of sympy.Expr
+        One entry per coordinate, in the chart's coordinates only.
+    energy : sympy.Expr
+        The monitored scalar.
+
+    Returns
+    -------
+    str
+    """
+    n = chart.dim
+    parts = [_header(chart, (), "right-hand side: given symbolically (no loss, no metric)", 0, 0)]
+    parts.append(_function("def _energy(x, j, p):", [energy], ["r"], chart.coords, (), "    return r"))
+    vel_targets = [f"out[{k}, j]" for k in range(n)]
+    vels_targets = [f"v{k}" for k in range(n)]
+    vels_tail = f"    return {', '.join(vels_targets)}, {OK}"
+    parts += _dynamics(chart, (), list(rhs), vel_targets, f"    return {OK}", vels_targets, vels_tail, False)
+    return "\n\n".join(parts) + rhs_template() + dopri_source()
