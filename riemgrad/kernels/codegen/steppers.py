@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..abi import SCALAR_MAX_DIM, kernel_name
-from .template import DECORATOR, ranged
+from .template import DECORATOR, ranged, save_block
 
 __all__ = ["Tableau", "TABLE", "FIXED", "scalar_stepper", "range_stepper", "BLOCK"]
 
@@ -149,16 +149,6 @@ def range_stepper(name: str, n: int, flagged: bool) -> str:
     ns = len(b)
     wide = n > SCALAR_MAX_DIM
 
-    def save(step: str, pad: str) -> list[str]:
-        return [
-            f"{pad}while si < nsave and save_idx[si] == {step}:",
-            f"{pad}    for j in range(m):",
-            f"{pad}        ok = status[j] == 0",
-            f"{pad}        for k in range(DIM):",
-            f"{pad}            XS[si, off + j, k] = x[k, j] if ok else np.nan",
-            f"{pad}    si += 1",
-        ]
-
     # stage inputs and the new state, written on the chunk arrays
     args = [[f"x[{k}, j]" for k in range(n)]]
     for s_ in range(1, ns):
@@ -191,7 +181,7 @@ def range_stepper(name: str, n: int, flagged: bool) -> str:
         "    si = 0",
         "    n0 = 0",
         "    while True:",
-        *save("n0", "        "),
+        *save_block("n0", "        ").rstrip("\n").split("\n"),
         "        if n0 >= nsteps:",
         "            break",
         f"        n1 = min(nsteps, n0 + {BLOCK})",

@@ -22,7 +22,7 @@ compiled. Names, arguments and status codes: :mod:`riemgrad.kernels.abi`.
 
 from ..abi import CODE, EVALUATORS, kernel_name
 
-__all__ = ["template", "rhs_template", "ranged", "DESCENT_KINDS", "DECORATOR", "INLINE"]
+__all__ = ["template", "rhs_template", "ranged", "save_block", "DESCENT_KINDS", "DECORATOR", "INLINE"]
 
 #: Every generated function: no fast-math (reproducible IEEE results); NumPy's error model (x / 0 is inf,
 #: not an exception, and no division checks that would block vectorization).
@@ -199,7 +199,8 @@ def _axpy(coef: str, kk: str, ind: str = "        ") -> str:
     )
 
 
-def _save(step: str, ind: str) -> str:
+def save_block(step: str, ind: str) -> str:
+    """Source recording the chunk's states at step ``step`` (NaN for failed trajectories), indented by ``ind``."""
     return f"""{ind}while si < nsave and save_idx[si] == {step}:
 {ind}    for j in range(m):
 {ind}        ok = status[j] == 0
@@ -218,7 +219,7 @@ _START = """\
         if status[j] == 0:
             status[j] = _check_point(x, j)
     si = 0
-""" + _save("0", "    ")
+""" + save_block("0", "    ")
 
 _ACCEPT = """\
         for j in range(m):
@@ -308,7 +309,7 @@ def _descent(name: str) -> str:
         + _DIRECTIONS[name]
         + _BACKTRACK
         + _ACCEPT.format(tnew="n + 1.0")
-        + _save("n + 1", "        ")
+        + save_block("n + 1", "        ")
     )
     return ranged(kernel_name("descent_range", name), "lr, backtrack", body)
 
