@@ -23,7 +23,7 @@ import sympy as sp
 from ..errors import ChartMismatchError, CoordinateError, ShapeError
 from ._util import as_expr, simplify_expr
 from .charts import Chart
-from .fisher import _expand_log, _integrate_against
+from .expectation import expand_log, integrate_against
 from .metric import Metric
 
 __all__ = ["hessian_metric", "gauss_newton_metric", "induced_metric", "function_space_metric"]
@@ -248,7 +248,7 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
     if isinstance(measure, tuple) and len(measure) == 2 and isinstance(measure[1], Mapping):
         density = as_expr(measure[0], "measure density")
         sup = _support(measure[1], inputs)
-        logp = _expand_log(sp.log(density))
+        logp = expand_log(sp.log(density))
         return Metric(chart, _symmetric(n, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j)))
     pts = _points(measure, len(inputs))
     fns = [sp.Lambda(inputs, g) for g in grads]
@@ -258,7 +258,7 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
 
 
 def _expect(g: sp.Expr, logp: sp.Expr, inputs: tuple, sup: dict, i: int, j: int) -> sp.Expr:
-    return _integrate_against(g, logp, inputs, sup, what=f"d_{i} f d_{j} f")
+    return integrate_against(g, logp, inputs, sup, what=f"d_{i} f d_{j} f")
 
 
 def _support(measure: Mapping, inputs: tuple) -> dict:
