@@ -37,6 +37,10 @@ __all__ = [
     "ArgumentTypeError",
     "ConvergenceError",
     "DomainError",
+    "ParseError",
+    "NonFiniteInputError",
+    "ImmutableError",
+    "BudgetExceededError",
 ]
 
 
@@ -106,3 +110,23 @@ class ConvergenceError(RiemgradError, RuntimeError):
 
 class DomainError(RiemgradError, ValueError):
     """A point lies outside its chart's domain (e.g. sigma <= 0 on a chart with sigma positive)."""
+
+
+class ParseError(RiemgradError, ValueError, TypeError):
+    """A string could not be read as an expression (it is refused, never run as code).
+
+    It refines both ValueError and TypeError: before strings were parsed safely, a string that was not an
+    expression raised TypeError.
+    """
+
+
+class BudgetExceededError(RiemgradError, TimeoutError):
+    """A symbolic computation ran past its time budget (see :mod:`riemgrad.symbolic.budget`)."""
+
+
+class NonFiniteInputError(RiemgradError, ValueError):
+    """An input expression holds nan, an infinity or a complex number where a finite real one is needed."""
+
+
+class ImmutableError(RiemgradError, AttributeError):
+    """An attribute of an immutable riemgrad object (Chart, Tensor, Metric, ParametricFamily...) was set."""

@@ -18,7 +18,7 @@ import sympy as sp
 from sympy.integrals.rationaltools import ratint
 
 from ..errors import IntegrationError
-from ._util import simplify_expr
+from ._util import simplify_expr, sympify_safe
 
 __all__ = ["integrate_against", "exp_of", "expand_log", "normalize_logs", "tidy"]
 
@@ -138,7 +138,7 @@ def integrate_against(
     >>> integrate_against(x**2, -x**2 / 2 - sp.log(2 * sp.pi) / 2, (x,), {x: sp.Reals})
     1
     """
-    g = sp.sympify(g)
+    g = sympify_safe(g)
     if g == 0:
         return sp.S.Zero
     variables = tuple(variables)

@@ -166,7 +166,7 @@ class ParametricFamily(Frozen):
                 f"`variables` {sorted(map(str, clash))} are also coordinates of chart {chart.name!r}; "
                 "data variables and parameters must be different symbols."
             )
-        logp = as_expr(log_density, "log_density")
+        logp = as_expr(log_density, "log_density", (*chart.coords, *variables))
         if not isinstance(support, Mapping):
             raise ShapeError(f"`support` must map each variable to a SymPy Set; got {support!r}.")
         sup: dict[sp.Symbol, sp.Set] = {}
@@ -228,7 +228,10 @@ class ParametricFamily(Frozen):
         >>> fisher_metric(fam).matrix
         Matrix([[-1/(p*(p - 1))]])
         """
-        d = as_expr(density, "density")
+        if isinstance(variables, sp.Symbol):
+            variables = (variables,)
+        scope = (*chart.coords, *variables) if isinstance(chart, Chart) and isinstance(variables, (tuple, list)) else None
+        d = as_expr(density, "density", scope)
         return cls(chart, variables, expand_log(sp.log(d)), support, name=name)
 
     # ------------------------------------------------------------------ views

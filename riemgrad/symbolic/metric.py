@@ -95,7 +95,9 @@ class Metric(Tensor):
     ) -> None:
         if not isinstance(chart, Chart):
             raise ChartMismatchError(f"`chart` must be a Chart; got {type(chart).__name__}.")
-        M = as_square_matrix(matrix, chart.dim, "matrix", f"one row and column per coordinate of chart {chart.name!r}")
+        M = as_square_matrix(
+            matrix, chart.dim, "matrix", f"one row and column per coordinate of chart {chart.name!r}", chart.coords
+        )
         _check_symmetric(M)
         super().__init__(chart, sp.ImmutableDenseNDimArray(M.tolist()), "ll")
         auto = simplifier == "auto" or simplifier is True
@@ -381,7 +383,7 @@ class Metric(Tensor):
         >>> g.gradient(mu**2 + sigma).components
         [2*mu*sigma**2, sigma**2/2]
         """
-        f = as_expr(f, "f")
+        f = as_expr(f, "f", self.chart.coords)
         dw = [sp.diff(f, c) for c in self.chart.coords]
         return Tensor(self.chart, dw, "l").raise_index(0, self)
 

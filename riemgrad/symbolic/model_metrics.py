@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ChartMismatchError, CoordinateError, ShapeError
-from ._util import as_expr, simplify_expr
+from ._util import as_expr, simplify_expr, sympify_safe
 from .charts import Chart
 from .expectation import expand_log, integrate_against
 from .metric import Metric
@@ -42,7 +42,7 @@ def _simplify(e: sp.Expr) -> sp.Expr:
     denominator multiplies out every denominator (slow, and far longer), so
     sums with function atoms are simplified one term at a time.
     """
-    e = sp.sympify(e)
+    e = sympify_safe(e)
     if e.is_Add and e.atoms(sp.Function):
         return sp.Add(*[simplify_expr(t) for t in e.args])
     return simplify_expr(e)
@@ -89,7 +89,7 @@ def hessian_metric(loss: Any, chart: Chart, *, riemannian: bool = True) -> Metri
     [1, 1]])
     """
     chart = _check_chart(chart)
-    L = as_expr(loss, "loss")
+    L = as_expr(loss, "loss", chart.coords)
     c = chart.coords
     return Metric(chart, _symmetric(chart.dim, lambda i, j: sp.diff(L, c[i], c[j])), riemannian=riemannian)
 
@@ -129,7 +129,7 @@ def gauss_newton_metric(residuals: Any, chart: Chart) -> Metric:
         residuals = list(residuals)
     if isinstance(residuals, (str, sp.Basic)) or not isinstance(residuals, Sequence):
         residuals = [residuals]
-    rs = [as_expr(r, "residuals") for r in residuals]
+    rs = [as_expr(r, "residuals", chart.coords) for r in residuals]
     if not rs:
         raise ShapeError("`residuals` must hold at least one expression; got an empty sequence.")
     c = chart.coords
@@ -165,7 +165,7 @@ def induced_metric(loss: Any, chart: Chart, scale: Any = 1) -> Metric:
     Matrix([[4*x**2 + 1]])
     """
     chart = _check_chart(chart)
-    L = as_expr(loss, "loss")
+    L = as_expr(loss, "loss", chart.coords)
     s = as_expr(scale, "scale")
     grad = [sp.diff(L, ci) for ci in chart.coords]
     return Metric(chart, _symmetric(chart.dim, lambda i, j: (1 if i == j else 0) + s**2 * grad[i] * grad[j]))
@@ -227,12 +227,14 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
     [5/3,   3, 17/3]])
     """
     chart = _check_chart(chart)
-    f = as_expr(model, "model")
     if isinstance(inputs, sp.Symbol):
         inputs = (inputs,)
+    if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+        raise CoordinateError(f"`inputs` must be a Symbol or a sequence of Symbols; got {inputs!r}.")
     inputs = tuple(inputs)
     if not inputs or not all(isinstance(v, sp.Symbol) for v in inputs):
         raise CoordinateError(f"`inputs` must be a Symbol or a sequence of Symbols; got {inputs!r}.")
+    f = as_expr(model, "model", (*chart.coords, *inputs))
     grads = [sp.diff(f, ci) for ci in chart.coords]
     n = chart.dim
     if isinstance(measure, Mapping):
@@ -246,7 +248,7 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
         logp = -sp.Add(*[sp.log(s.end - s.start) for s in sup.values()])
         return Metric(chart, _symmetric(n, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j)))
     if isinstance(measure, tuple) and len(measure) == 2 and isinstance(measure[1], Mapping):
-        density = as_expr(measure[0], "measure density")
+        density = as_expr(measure[0], "measure density", inputs)
         sup = _support(measure[1], inputs)
         logp = expand_log(sp.log(density))
         return Metric(chart, _symmetric(n, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j)))
