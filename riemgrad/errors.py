@@ -40,6 +40,9 @@ __all__ = [
     "ParseError",
     "NonFiniteInputError",
     "ImmutableError",
+    "RiemgradWarning",
+    "ExactCheckSkippedWarning",
+    "SimplificationSkippedWarning",
     "BudgetExceededError",
 ]
 
@@ -121,7 +124,22 @@ class ParseError(RiemgradError, ValueError, TypeError):
 
 
 class BudgetExceededError(RiemgradError, TimeoutError):
-    """A symbolic computation ran past its time budget (see :mod:`riemgrad.symbolic.budget`)."""
+    """A symbolic computation ran past its time budget (see :mod:`riemgrad.symbolic.budget`).
+
+    ``what`` names the computation, ``seconds`` the budget it ran past.
+    """
+
+    def __init__(self, what: str = "a symbolic computation", seconds: float | None = None) -> None:
+        self.what = what
+        self.seconds = seconds
+        budget = f"its budget of {seconds:g} s" if seconds is not None else "its time budget"
+        super().__init__(
+            f"{what} ran past {budget}. Raise it with riemgrad.symbolic.budget.budgets(...), "
+            "e.g. `with budgets(integral=60):`, or simplify the input."
+        )
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.what, self.seconds))
 
 
 class NonFiniteInputError(RiemgradError, ValueError):
@@ -130,3 +148,15 @@ class NonFiniteInputError(RiemgradError, ValueError):
 
 class ImmutableError(RiemgradError, AttributeError):
     """An attribute of an immutable riemgrad object (Chart, Tensor, Metric, ParametricFamily...) was set."""
+
+
+class RiemgradWarning(UserWarning):
+    """Base class of riemgrad's warnings."""
+
+
+class ExactCheckSkippedWarning(RiemgradWarning):
+    """An exact check ran past its budget and was replaced by numeric checks at sample points."""
+
+
+class SimplificationSkippedWarning(RiemgradWarning):
+    """A simplification ran past its budget; the exact, unsimplified expression was kept."""

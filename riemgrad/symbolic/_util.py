@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
 
-from ..errors import ArgumentTypeError, ImmutableError, NonFiniteInputError, ParseError, ShapeError
+from ..errors import (
+    ArgumentTypeError,
+    BudgetExceededError,
+    ImmutableError,
+    NonFiniteInputError,
+    ParseError,
+    ShapeError,
+    SimplificationSkippedWarning,
+)
 from ._parse import parse_expression
+from .budget import get_budget, ran_out, time_budget
 
 Simplifier = Callable[[sp.Expr], sp.Expr]
 
@@ -102,7 +112,9 @@ def check_finite_real(e: sp.Expr, name: str) -> None:
 
     Examples
     --------
-    >>> import sympy as sp
+    >>> import warnings
+
+import sympy as sp
     >>> x = sp.Symbol("x")
     >>> check_finite_real(x**2, "loss")
     >>> check_finite_real(sp.I * x, "loss")  # doctest: +ELLIPSIS
@@ -161,7 +173,9 @@ def simplify_expr(e: Any) -> sp.Expr:
 
     Examples
     --------
-    >>> import sympy as sp
+    >>> import warnings
+
+import sympy as sp
     >>> x, t = sp.symbols("x t")
     >>> simplify_expr((x**2 - 1) / (x - 1))
     x + 1
@@ -171,6 +185,23 @@ def simplify_expr(e: Any) -> sp.Expr:
     e = sympify_safe(e)
     if e.is_Atom:
         return e
+    try:
+        with time_budget(get_budget("simplify"), "simplify_expr") as token:
+            return _simplify(e)
+    except (BudgetExceededError, RecursionError) as exc:
+        if isinstance(exc, BudgetExceededError) and not ran_out(token, exc):
+            raise
+        why = f"ran past its budget of {exc.seconds:g} s" if isinstance(exc, BudgetExceededError) else "recursed too deep"
+        warnings.warn(
+            f"simplify_expr {why}; the exact, unsimplified expression was kept (raise the budget with "
+            "riemgrad.symbolic.budget.budgets(simplify=...)).",
+            SimplificationSkippedWarning,
+            stacklevel=2,
+        )
+        return e
+
+
+def _simplify(e: sp.Expr) -> sp.Expr:
     e = sp.powsimp(e, combine="exp") if e.has(sp.exp) else e
     r = sp.cancel(e)
     if _has_trig(r):

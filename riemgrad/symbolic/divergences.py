@@ -12,9 +12,11 @@ from typing import Any
 
 import sympy as sp
 
-from ..errors import ArgumentTypeError, IntegrationError, MethodNotApplicableError
+from ..errors import ArgumentTypeError, BudgetExceededError, IntegrationError, MethodNotApplicableError
 from ._util import as_expr, simplify_expr
+from .budget import get_budget, ran_out, time_budget
 from .expectation import expand_log, integrate_against
+from ._density_checks import check_point_in_domain
 from .family import ParametricFamily, point_values
 
 __all__ = ["kl_divergence"]
@@ -62,9 +64,28 @@ def kl_divergence(family: ParametricFamily, p: Any, q: Any) -> sp.Expr:
     if not isinstance(family, ParametricFamily):
         raise ArgumentTypeError(f"`family` must be a ParametricFamily; got {type(family).__name__}.")
     P, Q = point_values(family.chart, p, "p"), point_values(family.chart, q, "q")
+    check_point_in_domain(P, "p", family.chart.name)
+    check_point_in_domain(Q, "q", family.chart.name)
+    try:
+        with time_budget(get_budget("derivation"), f"KL in family {family.name!r}") as token:
+            family.density_check  # noqa: B018 - a cached check: refuses unnormalized or negative densities
+            return _kl(family, P, Q)
+    except BudgetExceededError as exc:
+        if not ran_out(token, exc):
+            raise
+        raise IntegrationError(
+            f"KL(p || q) in family {family.name!r} at p = {P}, q = {Q} was not found within the budget of "
+            f"{exc.seconds:g} s for {exc.what}. Pass the known closed form as ParametricFamily(..., kl=...), "
+            "evaluate it by numerical quadrature, or raise the budget: "
+            "`with riemgrad.symbolic.budget.budgets(integral=60, derivation=300): ...`."
+        ) from None
+
+
+def _kl(family: ParametricFamily, P: dict, Q: dict) -> sp.Expr:
     if family.source is not None:  # KL is a scalar: evaluate it in the source chart at the mapped points
         src, m = family.source
-        return kl_divergence(src, [f.xreplace(P) for f in m.forward], [f.xreplace(Q) for f in m.forward])
+        return _kl(src, point_values(src.chart, [f.xreplace(P) for f in m.forward], "p"),
+                   point_values(src.chart, [f.xreplace(Q) for f in m.forward], "q"))
     if family.kl is not None:
         return _simplify_kl(as_expr(family.kl(P, Q), "kl"))
     ef = family.exponential_form

@@ -17,7 +17,8 @@ from typing import Any
 import sympy as sp
 from sympy.integrals.rationaltools import ratint
 
-from ..errors import IntegrationError
+from ..errors import BudgetExceededError, IntegrationError
+from .budget import get_budget, ran_out, time_budget
 from ._util import simplify_expr, sympify_safe
 
 __all__ = ["integrate_against", "exp_of", "expand_log", "normalize_logs", "tidy"]
@@ -101,6 +102,7 @@ def integrate_against(
     *,
     what: str = "the integrand",
     coords: tuple[sp.Symbol, ...] = (),
+    normalized: bool = True,
 ) -> sp.Expr:
     """The integral (or sum) of g * exp(logp) over the product of the supports, exactly.
 
@@ -109,8 +111,9 @@ def integrate_against(
     g : sympy expression
         The integrand's factor besides the density.
     logp : sympy expression
-        The log of a normalized density in ``variables``: terms of ``g`` free
-        of the variables come out of the integral with weight one.
+        The log of a density in ``variables``; with ``normalized`` (default)
+        it must integrate to one, and terms of ``g`` free of the variables
+        come out of the integral with weight one.
     variables : tuple of Symbols
     support : mapping {variable: Set}
         An Interval, FiniteSet, Range, Naturals0, Naturals or Integers each.
@@ -119,6 +122,8 @@ def integrate_against(
     coords : tuple of Symbols
         Parameters; on the real line a location-scale family in them is
         standardized first.
+    normalized : bool
+        False to integrate every term against exp(logp), e.g. the total mass.
 
     Returns
     -------
@@ -131,6 +136,11 @@ def integrate_against(
         its time budget (:data:`INTEGRATION_BUDGET`), or the integral diverges;
         the message names the integral.
 
+    Notes
+    -----
+    The whole expectation (every route tried) runs within the ``integral``
+    budget of :mod:`riemgrad.symbolic.budget` (10 s by default).
+
     Examples
     --------
     >>> import sympy as sp
@@ -138,6 +148,31 @@ def integrate_against(
     >>> integrate_against(x**2, -x**2 / 2 - sp.log(2 * sp.pi) / 2, (x,), {x: sp.Reals})
     1
     """
+    seconds = get_budget("integral")
+    try:
+        with time_budget(seconds, f"the expectation of {what}") as token:
+            return _integrate_against(g, logp, variables, support, what=what, coords=coords, normalized=normalized)
+    except BudgetExceededError as exc:
+        if not ran_out(token, exc):
+            raise  # an enclosing budget: its owner reports it
+        raise IntegrationError(
+            f"the expectation of {what} over {dict(support)} (the integral of ({g}) * exp({logp})) was not found "
+            f"within the budget of {exc.seconds:g} s for {exc.what}; SymPy's integrate/summation was stopped. Try another method ('score', 'hessian' or 'exponential'), a chart in which the density is "
+            "simpler, numeric values for the constants, or a larger budget: "
+            "`with riemgrad.symbolic.budget.budgets(integral=60, derivation=300): ...`."
+        ) from None
+
+
+def _integrate_against(
+    g: sp.Expr,
+    logp: sp.Expr,
+    variables: tuple[sp.Symbol, ...],
+    support: Mapping[sp.Symbol, sp.Set],
+    *,
+    what: str = "the integrand",
+    coords: tuple[sp.Symbol, ...] = (),
+    normalized: bool = True,
+) -> sp.Expr:
     g = sympify_safe(g)
     if g == 0:
         return sp.S.Zero
@@ -145,11 +180,11 @@ def integrate_against(
     # the density is normalized: terms free of the variables come out of the expectation unchanged
     if g.is_polynomial(*variables):
         g = sp.expand(g)
-    const, g = g.as_independent(*variables, as_Add=True)
+    const, g = g.as_independent(*variables, as_Add=True) if normalized else (sp.S.Zero, g)
     if g == 0:
         return tidy(const)
     if const != 0:
-        return tidy(const + integrate_against(g, logp, variables, support, what=what, coords=coords))
+        return tidy(const + _integrate_against(g, logp, variables, support, what=what, coords=coords))
     # standardize a one-variable location-scale family on the real line
     if len(variables) == 1 and support[variables[0]] == sp.Reals and coords:
         g, logp, variables, support = _standardize(g, logp, variables[0], coords)

@@ -17,42 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 import sympy as sp
-from sympy.polys.matrices import DomainMatrix
 
 from ..errors import ArgumentTypeError, ChartMismatchError, CoordinateError, MethodNotApplicableError, ShapeError
+from ._density_checks import check_density, check_point_in_domain
 from ._util import Frozen, as_expr, simplify_expr
 from .charts import Chart, ChartMap
+from .exponential import ExponentialForm, detect_exponential, nonsmooth_atom, solve_exact
 from .expectation import exp_of, expand_log, normalize_logs
 
 __all__ = ["ParametricFamily", "ExponentialForm", "point_values", "nonsmooth_atom"]
-
-#: Functions whose presence (with a parameter inside) makes a log-density not twice differentiable.
-_NONSMOOTH = (sp.Abs, sp.sign, sp.Piecewise, sp.Heaviside, sp.Max, sp.Min, sp.floor, sp.ceiling, sp.DiracDelta)
-
-
-class ExponentialForm(NamedTuple):
-    """The exponential-family form log p = sum_k natural_k(theta) statistics_k(x) - log_partition(theta) + base(x).
-
-    Attributes
-    ----------
-    natural : tuple of sympy.Expr
-        The natural parameters eta_k as expressions in the chart's coordinates.
-    statistics : tuple of sympy.Expr
-        The sufficient statistics T_k as expressions in the data variables.
-    log_partition : sympy.Expr
-        A(theta), the log-partition function written in the chart's coordinates.
-    base : sympy.Expr
-        log h(x), the part of the log-density free of the parameters.
-    """
-
-    natural: tuple[sp.Expr, ...]
-    statistics: tuple[sp.Expr, ...]
-    log_partition: sp.Expr
-    base: sp.Expr
-
 
 class ParametricFamily(Frozen):
     """A parametric family of probability densities (or mass functions) on a chart.
@@ -293,7 +269,41 @@ class ParametricFamily(Frozen):
         >>> fam.exponential_form.natural, fam.exponential_form.statistics, fam.exponential_form.log_partition
         ((log(lam),), (x,), lam)
         """
-        return _detect_exponential(self.log_density, self.coords, self.variables)
+        return detect_exponential(self.log_density, self.coords, self.variables)
+
+    @cached_property
+    def density_check(self) -> str:
+        """Check, once, that the density is non-negative and normalized; says how it was checked.
+
+        Exactly when SymPy integrates (or sums) the density within a short
+        budget; numerically (quadrature, sums) at a few parameter points of
+        the domain otherwise, and for non-negativity at points of the support.
+        :func:`~riemgrad.symbolic.fisher.fisher_metric` and
+        :func:`~riemgrad.symbolic.divergences.kl_divergence` run it first.
+
+        Raises
+        ------
+        IntegrationError
+            If the density does not integrate (or sum) to one.
+        DomainError
+            If it is negative or complex somewhere on the support.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> from riemgrad import Chart, ParametricFamily
+        >>> x = sp.Symbol("x", real=True); r = sp.Symbol("r", positive=True)
+        >>> check = ParametricFamily(Chart("rate", (r,)), x, sp.log(r) - r * x, {x: sp.Interval(0, sp.oo)}).density_check
+        >>> "normalized" in check and "non-negative" in check
+        True
+        >>> ParametricFamily(Chart("rate", (r,)), x, -r * x, {x: sp.Interval(0, sp.oo)}).density_check  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        riemgrad.errors.IntegrationError: `log_density` must be a normalized density: ... not 1, ...
+        """
+        if self.source is not None:
+            return self.source[0].density_check + f" (as family {self.source[0].name!r})"
+        return check_density(self.density, self.log_density, self.variables, self.support, self.coords, "log_density")
 
     @cached_property
     def expectation_parameters(self) -> tuple[sp.Expr, ...]:
@@ -328,7 +338,7 @@ class ParametricFamily(Frozen):
             if J.is_diagonal():
                 m = [simplify_expr(gradA[i] / J[i, i]) for i in range(d)]
             else:
-                m = [simplify_expr(e) for e in _solve_exact(J.T, gradA)]
+                m = [simplify_expr(e) for e in solve_exact(J.T, gradA)]
         except (ValueError, ZeroDivisionError, NotImplementedError):
             raise MethodNotApplicableError(f"d eta/d theta is singular for family {self.name!r}.") from None
         if any(e.has(sp.nan, sp.zoo) for e in m):
@@ -398,67 +408,13 @@ class ParametricFamily(Frozen):
         >>> ParametricFamily(Chart("rate", (r,)), x, sp.log(r) - r * x, {x: sp.Interval(0, sp.oo)}).at([2])
         -2*x + log(2)
         """
-        return self.log_density.xreplace(point_values(self.chart, point, "point"))
+        pt = point_values(self.chart, point, "point")
+        check_point_in_domain(pt, "point", self.chart.name)
+        return self.log_density.xreplace(pt)
 
     def __repr__(self) -> str:
         sup = ", ".join(f"{v}: {s}" for v, s in self.support.items())
         return f"ParametricFamily({self.name!r}, chart={self.chart.coords}, log_density={self.log_density}, {{{sup}}})"
-
-
-def nonsmooth_atom(expr: sp.Expr, coords: set) -> sp.Expr | None:
-    """The first Abs, sign, Piecewise, Heaviside, Max, Min, floor, ceiling or DiracDelta of a symbol in ``coords``.
-
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> x, mu = sp.symbols("x mu", real=True)
-    >>> nonsmooth_atom(-sp.Abs(x - mu), {mu}), nonsmooth_atom(-(x - mu)**2, {mu})
-    (Abs(mu - x), None)
-    """
-    for a in expr.atoms(*_NONSMOOTH):
-        if a.free_symbols & coords:
-            return a
-    return None
-
-
-def _detect_exponential(
-    logp: sp.Expr, coords: tuple[sp.Symbol, ...], variables: tuple[sp.Symbol, ...]
-) -> ExponentialForm | None:
-    cs, vs = set(coords), set(variables)
-    if nonsmooth_atom(logp, cs | vs) is not None:
-        return None
-    e = normalize_logs(logp)
-    if any(a.free_symbols & cs and a.free_symbols & vs for a in e.atoms(sp.sin, sp.cos)):
-        e = sp.expand_trig(e)
-    e = sp.expand(e)
-    stats: dict[sp.Expr, sp.Expr] = {}
-    A = sp.S.Zero
-    base = sp.S.Zero
-    for term in sp.Add.make_args(e):
-        th, xx = term.as_independent(*variables, as_Add=False)
-        if xx.free_symbols & cs:
-            return None
-        if not (th.free_symbols & cs):
-            base += term
-        elif xx == 1:
-            A -= th
-        else:
-            stats[xx] = stats.get(xx, sp.S.Zero) + th
-    if not stats:
-        return None
-    # merge statistics whose natural parameters are constant multiples of one another
-    etas: list[sp.Expr] = []
-    Ts: list[sp.Expr] = []
-    for T, eta in stats.items():
-        for k, e0 in enumerate(etas):
-            r = sp.cancel(eta / e0)
-            if not (r.free_symbols & cs):
-                Ts[k] = Ts[k] + r * T
-                break
-        else:
-            etas.append(eta)
-            Ts.append(T)
-    return ExponentialForm(tuple(etas), tuple(sp.expand(T) for T in Ts), A, base)
 
 
 def point_values(chart: Chart, point: Any, name: str) -> dict[sp.Symbol, sp.Expr]:
@@ -498,14 +454,3 @@ def point_values(chart: Chart, point: Any, name: str) -> dict[sp.Symbol, sp.Expr
             f"got {len(vals)}."
         )
     return dict(zip(chart.coords, vals))
-
-
-def _solve_exact(A: sp.Matrix, b: sp.Matrix) -> list[sp.Expr]:
-    """Solve A m = b exactly, in the fraction field of the entries (DomainMatrix), not by generic LU."""
-    n = A.shape[0]
-    M = DomainMatrix.from_Matrix(A.row_join(b)).to_field()
-    R, pivots = M.rref()
-    if tuple(pivots) != tuple(range(n)):
-        raise ValueError("singular")
-    return list(R.to_Matrix()[:, n])
-

@@ -22,9 +22,10 @@ from typing import Any
 
 import sympy as sp
 
-from ..errors import ArgumentTypeError, IntegrationError, MethodNotApplicableError
+from ..errors import ArgumentTypeError, BudgetExceededError, IntegrationError, MethodNotApplicableError
 from ._util import simplify_expr
 from .charts import Chart
+from .budget import get_budget, ran_out, time_budget
 from .divergences import kl_divergence
 from .expectation import integrate_against, tidy
 from .family import ExponentialForm, ParametricFamily, nonsmooth_atom
@@ -128,13 +129,22 @@ def _fisher(family: ParametricFamily, method: str) -> tuple[Metric, str]:
     cached = _RESULTS.get(family, {})
     if method in cached:
         return cached[method]
-    if method == "auto":
-        out = _fisher_auto(family)
-    else:
-        matrix = {"score": _fisher_score, "hessian": _fisher_hessian, "exponential": _fisher_exponential}[method](
-            family
-        )
-        out = (_make_metric(family.chart, matrix), method)
+    try:
+        with time_budget(get_budget("derivation"), f"the Fisher metric of family {family.name!r}") as token:
+            family.density_check  # noqa: B018 - a cached check: refuses unnormalized or negative densities
+            if method == "auto":
+                out = _fisher_auto(family)
+            else:
+                routes = {"score": _fisher_score, "hessian": _fisher_hessian, "exponential": _fisher_exponential}
+                out = (_make_metric(family.chart, routes[method](family)), method)
+    except BudgetExceededError as exc:
+        if not ran_out(token, exc):
+            raise
+        raise IntegrationError(
+            f"the Fisher metric of family {family.name!r} (method={method!r}) was not derived within the budget of "
+            f"{exc.seconds:g} s for {exc.what}. Try method='score', 'hessian' or 'exponential', another chart, or a "
+            "larger budget: `with riemgrad.symbolic.budget.budgets(derivation=600): ...`."
+        ) from None
     _RESULTS.setdefault(family, {})[method] = out
     return out
 

@@ -17,11 +17,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import warnings
+
 import numpy as np
 import sympy as sp
 
-from ..errors import ChartMismatchError, CoordinateError, ShapeError
+from ..errors import (
+    BudgetExceededError,
+    ChartMismatchError,
+    CoordinateError,
+    IntegrationError,
+    ShapeError,
+    SimplificationSkippedWarning,
+)
 from ._util import as_expr, simplify_expr, sympify_safe
+from .budget import get_budget, ran_out, time_budget
+from ._density_checks import check_density
 from .charts import Chart
 from .expectation import expand_log, integrate_against
 from .metric import Metric
@@ -49,10 +60,37 @@ def _simplify(e: sp.Expr) -> sp.Expr:
 
 
 def _symmetric(n: int, entry: Any) -> sp.Matrix:
+    """The symmetric matrix of entry(i, j), simplified within one ``simplify`` budget for all entries.
+
+    Entries left when the budget runs out (or SymPy recurses too deep on one) are kept exact and
+    unsimplified, and a SimplificationSkippedWarning says so.
+    """
     M = sp.zeros(n, n)
-    for i in range(n):
-        for j in range(i, n):
-            M[i, j] = M[j, i] = _simplify(entry(i, j))
+    pairs = [(i, j) for i in range(n) for j in range(i, n)]
+    for i, j in pairs:
+        M[i, j] = M[j, i] = entry(i, j)
+    seconds = get_budget("simplify")
+    done = 0
+    why = ""
+    try:
+        with time_budget(seconds, "simplifying the metric's entries") as token:
+            for i, j in pairs:
+                try:
+                    M[i, j] = M[j, i] = _simplify(M[i, j])
+                except RecursionError:
+                    why = "recursed too deep on some entries"
+                done += 1
+    except BudgetExceededError as exc:
+        if not ran_out(token, exc):
+            raise
+        why = f"ran past its budget of {seconds:g} s after {done} of {len(pairs)} entries"
+    if why:
+        warnings.warn(
+            f"simplifying the metric's entries {why}; the others are kept exact and unsimplified (raise the budget "
+            "with riemgrad.symbolic.budget.budgets(simplify=...)).",
+            SimplificationSkippedWarning,
+            stacklevel=3,
+        )
     return M
 
 
@@ -246,17 +284,35 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
                     "For other sets pass (density, {x: Set})."
                 )
         logp = -sp.Add(*[sp.log(s.end - s.start) for s in sup.values()])
-        return Metric(chart, _symmetric(n, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j)))
+        return _expected_metric(chart, grads, logp, inputs, sup)
     if isinstance(measure, tuple) and len(measure) == 2 and isinstance(measure[1], Mapping):
         density = as_expr(measure[0], "measure density", inputs)
         sup = _support(measure[1], inputs)
         logp = expand_log(sp.log(density))
-        return Metric(chart, _symmetric(n, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j)))
+        # every moment below treats the density as a probability measure (terms free of the inputs get weight
+        # one): refuse a density that is not one, instead of mixing it with the normalized measure
+        check_density(density, logp, inputs, sup, (), "measure density")
+        return _expected_metric(chart, grads, logp, inputs, sup)
     pts = _points(measure, len(inputs))
     fns = [sp.Lambda(inputs, g) for g in grads]
     vals = [[fn(*row) for fn in fns] for row in pts]
     m = len(pts)
     return Metric(chart, _symmetric(n, lambda i, j: sp.Add(*[v[i] * v[j] for v in vals]) / m))
+
+
+def _expected_metric(chart: Chart, grads: list, logp: sp.Expr, inputs: tuple, sup: dict) -> Metric:
+    try:
+        with time_budget(get_budget("derivation"), "the function-space metric") as token:
+            M = _symmetric(chart.dim, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j))
+    except BudgetExceededError as exc:
+        if not ran_out(token, exc):
+            raise
+        raise IntegrationError(
+            f"the function-space metric on chart {chart.name!r} was not derived within the budget of {exc.seconds:g} s "
+            "for its expectations. Use a data set (an array of points) instead of a density, or raise the budget: "
+            "`with riemgrad.symbolic.budget.budgets(derivation=600): ...`."
+        ) from None
+    return Metric(chart, M)
 
 
 def _expect(g: sp.Expr, logp: sp.Expr, inputs: tuple, sup: dict, i: int, j: int) -> sp.Expr:
