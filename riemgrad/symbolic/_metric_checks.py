@@ -124,10 +124,19 @@ def numeric_checks(M: sp.ImmutableMatrix, chart: Any, riemannian: bool, allow_si
     """
     n = M.shape[0]
     pts = sample_points(M.free_symbols)
+    syms = sorted(M.free_symbols, key=sp.default_sort_key)
+    try:  # one compiled function for the whole matrix: evalf of large entries is 100x slower
+        fn = sp.lambdify(syms, sp.Matrix(M), modules="numpy")
+    except Exception:  # noqa: BLE001 - printing can fail on exotic functions: evaluate entry by entry
+        fn = None
     used, singular, indefinite = 0, [], []
     for pt in pts:
         try:
-            A = np.array([[complex(M[i, j].evalf(20, subs=pt)) for j in range(n)] for i in range(n)])
+            if fn is not None:
+                with np.errstate(all="ignore"):
+                    A = np.asarray(fn(*[complex(pt[s]) for s in syms]), dtype=complex).reshape(n, n)
+            else:
+                A = np.array([[complex(M[i, j].evalf(20, subs=pt)) for j in range(n)] for i in range(n)])
         except (TypeError, ValueError, ZeroDivisionError, OverflowError):
             continue
         if not np.all(np.isfinite(A)) or np.any(np.abs(A.imag) > 1e-12 * (1 + np.abs(A.real))):

@@ -129,7 +129,8 @@ def hessian_metric(loss: Any, chart: Chart, *, riemannian: bool = True) -> Metri
     chart = _check_chart(chart)
     L = as_expr(loss, "loss", chart.coords)
     c = chart.coords
-    return Metric(chart, _symmetric(chart.dim, lambda i, j: sp.diff(L, c[i], c[j])), riemannian=riemannian)
+    grad = [sp.diff(L, ci) for ci in c]  # once per coordinate, not once per entry
+    return Metric(chart, _symmetric(chart.dim, lambda i, j: sp.diff(grad[i], c[j])), riemannian=riemannian)
 
 
 def gauss_newton_metric(residuals: Any, chart: Chart) -> Metric:
