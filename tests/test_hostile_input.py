@@ -202,3 +202,13 @@ def test_own_checks_raise_riemgrad_errors_that_keep_their_builtin():
     assert isinstance(info.value, TypeError)
     with pytest.raises(ArgumentTypeError, match="`family`"):
         kl_divergence("normal", [0, 1], [1, 1])
+
+
+def test_compile_flow_string_loss_is_parsed_not_run(tmp_path):
+    from riemgrad import compile_flow, euclidean_metric
+
+    target = tmp_path / "pwned-XYZ"
+    for text in payloads(target):
+        with pytest.raises(RiemgradError):
+            compile_flow(euclidean_metric(AB), text)
+        assert not target.exists()

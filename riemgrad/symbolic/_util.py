@@ -112,9 +112,7 @@ def check_finite_real(e: sp.Expr, name: str) -> None:
 
     Examples
     --------
-    >>> import warnings
-
-import sympy as sp
+    >>> import sympy as sp
     >>> x = sp.Symbol("x")
     >>> check_finite_real(x**2, "loss")
     >>> check_finite_real(sp.I * x, "loss")  # doctest: +ELLIPSIS
@@ -173,9 +171,7 @@ def simplify_expr(e: Any) -> sp.Expr:
 
     Examples
     --------
-    >>> import warnings
-
-import sympy as sp
+    >>> import sympy as sp
     >>> x, t = sp.symbols("x t")
     >>> simplify_expr((x**2 - 1) / (x - 1))
     x + 1
