@@ -46,7 +46,7 @@ HARD = {
 
 
 def test_documented_defaults():
-    assert DEFAULT_BUDGETS == {"integral": 10.0, "derivation": 60.0, "metric_checks": 2.0, "simplify": 10.0}
+    assert DEFAULT_BUDGETS == {"integral": 10.0, "derivation": 60.0, "metric_checks": 2.0, "simplify": 30.0}
     with budgets(integral=1.5, simplify=None):
         assert get_budget("integral") == 1.5 and get_budget("simplify") is None
     assert get_budget("integral") == 10.0

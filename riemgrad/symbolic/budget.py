@@ -21,7 +21,7 @@ budget             default (s)      what happens when it runs out
                                     numeric checks at random points of the chart's domain;
                                     a ``ExactCheckSkippedWarning`` says so and
                                     ``Metric.checks`` records it
-``simplify``       10               one ``simplify_expr`` call keeps the unsimplified (exact,
+``simplify``       30               one ``simplify_expr`` call keeps the unsimplified (exact,
                                     equal) expression; a ``SimplificationSkippedWarning`` says so
 =================  ===============  ===========================================================
 
@@ -56,7 +56,7 @@ from ..errors import BudgetExceededError, SolverSettingsError
 __all__ = ["DEFAULT_BUDGETS", "get_budget", "budgets", "time_budget", "ran_out", "budgets_enforced"]
 
 #: The documented defaults, in seconds.
-DEFAULT_BUDGETS: dict[str, float | None] = {"integral": 10.0, "derivation": 60.0, "metric_checks": 2.0, "simplify": 10.0}
+DEFAULT_BUDGETS: dict[str, float | None] = {"integral": 10.0, "derivation": 60.0, "metric_checks": 2.0, "simplify": 30.0}
 _current: dict[str, float | None] = dict(DEFAULT_BUDGETS)
 _REPEAT = 0.05  # seconds between repeated alarms once a budget has run out
 
