@@ -11,13 +11,21 @@ records and says so.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from ..errors import IndefiniteMetricError, NonSymmetricMetricError, SingularMetricError
+from ..errors import (
+    BudgetExceededError,
+    ExactCheckSkippedWarning,
+    IndefiniteMetricError,
+    NonSymmetricMetricError,
+    SingularMetricError,
+)
 from ._util import simplify_expr
+from .budget import get_budget, ran_out, time_budget
 
 #: Number of sample points of the numeric fallback.
 N_POINTS = 6
@@ -174,3 +182,28 @@ def numeric_checks(M: sp.ImmutableMatrix, chart: Any, riemannian: bool, allow_si
             "because the exact check ran past its budget. Fix the entries, or pass riemannian=False."
         )
     return used
+
+
+def construction_checks(metric: Any) -> str:
+    """Run ``metric._exact_checks()`` within the ``metric_checks`` budget, else numeric checks at
+    sample points of the domain (with one warning); return which ran, for ``Metric.checks``."""
+    M, chart = metric.matrix, metric.chart
+    seconds = get_budget("metric_checks")
+    try:
+        with time_budget(seconds, f"the exact checks of a metric on chart {chart.name!r}") as token:
+            metric._exact_checks()
+        return "exact"
+    except (BudgetExceededError, RecursionError) as exc:
+        if isinstance(exc, BudgetExceededError) and not ran_out(token, exc):
+            raise
+        why = f"ran past their budget of {seconds:g} s" if isinstance(exc, BudgetExceededError) else "recursed"
+    used = numeric_checks(M, chart, metric.riemannian, metric.allow_singular)
+    note = f"numeric at {used} sample points (the exact checks {why})"
+    warnings.warn(
+        f"Metric on chart {chart.name!r}: the exact symmetry/determinant/definiteness checks {why}; "
+        f"checked numerically at {used} points of the chart's domain instead (see Metric.checks). "
+        "Raise the budget with riemgrad.symbolic.budget.budgets(metric_checks=...) for exact checks.",
+        ExactCheckSkippedWarning,
+        stacklevel=3,
+    )
+    return note

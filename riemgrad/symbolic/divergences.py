@@ -13,10 +13,10 @@ from typing import Any
 import sympy as sp
 
 from ..errors import ArgumentTypeError, BudgetExceededError, IntegrationError, MethodNotApplicableError
+from ._density_checks import check_point_in_domain
 from ._util import as_expr, simplify_expr
 from .budget import get_budget, ran_out, time_budget
 from .expectation import expand_log, integrate_against
-from ._density_checks import check_point_in_domain
 from .family import ParametricFamily, point_values
 
 __all__ = ["kl_divergence"]

@@ -18,8 +18,8 @@ import sympy as sp
 from sympy.integrals.rationaltools import ratint
 
 from ..errors import BudgetExceededError, IntegrationError
-from .budget import get_budget, ran_out, time_budget
 from ._util import simplify_expr, sympify_safe
+from .budget import get_budget, ran_out, time_budget
 
 __all__ = ["integrate_against", "exp_of", "expand_log", "normalize_logs", "tidy"]
 

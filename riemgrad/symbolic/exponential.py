@@ -11,7 +11,7 @@ from typing import NamedTuple
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
-from .expectation import expand_log, normalize_logs
+from .expectation import normalize_logs
 
 __all__ = ["ExponentialForm", "detect_exponential", "nonsmooth_atom", "solve_exact"]
 

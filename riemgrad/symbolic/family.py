@@ -25,8 +25,8 @@ from ..errors import ArgumentTypeError, ChartMismatchError, CoordinateError, Met
 from ._density_checks import check_density, check_point_in_domain
 from ._util import Frozen, as_expr, simplify_expr
 from .charts import Chart, ChartMap
-from .exponential import ExponentialForm, detect_exponential, nonsmooth_atom, solve_exact
 from .expectation import exp_of, expand_log, normalize_logs
+from .exponential import ExponentialForm, detect_exponential, nonsmooth_atom, solve_exact
 
 __all__ = ["ParametricFamily", "ExponentialForm", "point_values", "nonsmooth_atom"]
 

@@ -24,8 +24,8 @@ import sympy as sp
 
 from ..errors import ArgumentTypeError, BudgetExceededError, IntegrationError, MethodNotApplicableError
 from ._util import simplify_expr
-from .charts import Chart
 from .budget import get_budget, ran_out, time_budget
+from .charts import Chart
 from .divergences import kl_divergence
 from .expectation import integrate_against, tidy
 from .family import ExponentialForm, ParametricFamily, nonsmooth_atom

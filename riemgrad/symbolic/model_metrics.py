@@ -14,10 +14,9 @@ chart, built exactly with SymPy:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import warnings
 
 import numpy as np
 import sympy as sp
@@ -30,9 +29,9 @@ from ..errors import (
     ShapeError,
     SimplificationSkippedWarning,
 )
+from ._density_checks import check_density
 from ._util import as_expr, simplify_expr, sympify_safe
 from .budget import get_budget, ran_out, time_budget
-from ._density_checks import check_density
 from .charts import Chart
 from .expectation import expand_log, integrate_against
 from .metric import Metric
