@@ -14,7 +14,6 @@ Nothing here imports Dask until a dask array arrives.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field as dc_field
 from typing import Any
@@ -24,9 +23,9 @@ import numpy as np
 from ..errors import ArgumentTypeError, CoordinateError, ShapeError
 from ._lazy import is_dask_array
 from .geodesics import GeodesicResult
-from .results import DescentResult, FlowResult, _Recorded
+from .results import DescentResult, FlowResult
 
-__all__ = ["is_dask_array", "lazy_solve_flow", "lazy_descend", "lazy_geodesic", "sweep", "SweepResult"]
+__all__ = ["lazy_solve_flow", "lazy_descend", "lazy_geodesic", "sweep", "SweepResult"]
 
 
 def _points(x0: Any, dim: int, name: str = "x0") -> Any:
@@ -304,4 +303,159 @@ def lazy_geodesic(metric: Any, x0: Any, v0: Any, t_span: tuple, **kwargs: Any) -
         energies=packed[:, n_t * 2 * n : n_t * 2 * n + n_t].T,
         status=packed[:, -1].astype(np.int64),
         chart=metric.chart,
+    )
+
+
+# ----------------------------------------------------------------- sweeps
+@dataclass(frozen=True)
+class SweepResult:
+    """One field over a grid of ``params`` values x starting points: labelled, lazy arrays.
+
+    Attributes
+    ----------
+    dims : tuple of str
+        The names of the axes of :attr:`xs`: the time axis (``"t"``, or ``"k"`` for descent), one
+        axis per parameter (in the field's order), ``"start"`` and ``"coord"``. :attr:`status`
+        and :attr:`losses` drop the time and coordinate axes as their shapes say.
+    coords : dict of str to numpy.ndarray
+        The coordinates of each labelled axis: the recorded times or step indices, each
+        parameter's values, and the coordinate names.
+    xs : dask.array.Array, shape (n_t, n_p1, ..., n_pm, batch, dim)
+        The recorded states.
+    status : dask.array.Array of int, shape (n_p1, ..., n_pm, batch)
+        One :class:`~riemgrad.Status` per (parameter values, start).
+    losses : dask.array.Array, shape (n_t, n_p1, ..., n_pm, batch)
+        The loss (with each grid point's parameter values) at each recorded state.
+    chart : Chart
+        The chart of ``xs``.
+    """
+
+    dims: tuple[str, ...]
+    coords: dict[str, np.ndarray]
+    xs: Any
+    status: Any
+    losses: Any
+    chart: Any = dc_field(repr=False)
+
+    def compute(self, **kwargs: Any) -> SweepResult:
+        """The same record with NumPy arrays, computed in one pass of the current scheduler."""
+        import dask
+
+        xs, status, losses = dask.compute(self.xs, self.status, self.losses, **kwargs)
+        return SweepResult(self.dims, self.coords, xs, status, losses, self.chart)
+
+    def to_xarray(self) -> Any:
+        """An ``xarray.Dataset`` with ``xs``, ``status`` and ``losses`` on the labelled axes (xarray must be installed)."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise ImportError("`to_xarray` needs xarray: pip install xarray. The arrays and `dims` work without it.")
+        d = self.dims
+        data = {"xs": (d, self.xs), "status": (d[1:-1], self.status), "losses": (d[:-1], self.losses)}
+        return xr.Dataset(data, coords={k: v for k, v in self.coords.items()})
+
+
+def sweep(
+    field: Any,
+    x0: Any,
+    params: Mapping[Any, Any],
+    *,
+    method: str = "flow",
+    chunks: int = 4096,
+    **kwargs: Any,
+) -> SweepResult:
+    """Run one field over a grid of ``params`` values x starting points, lazily on Dask.
+
+    Every combination of the parameter values (the Cartesian product, in the field's
+    :attr:`~riemgrad.FlowField.params` order) runs :func:`~riemgrad.solve_flow` (or
+    :func:`~riemgrad.descend`) on every chunk of ``x0``: one task per (combination, chunk).
+
+    Parameters
+    ----------
+    field : FlowField
+        From :func:`riemgrad.compile_flow` with ``params=...``.
+    x0 : array_like or dask.array.Array, shape (batch, dim)
+        Starting points; a NumPy array is split into chunks of ``chunks`` rows.
+    params : mapping
+        One 1-D sequence of values per parameter of the field (by symbol or name).
+    method : {"flow", "descend"}
+        Which solver runs.
+    chunks : int
+        Rows per task when ``x0`` is not already a dask array.
+    **kwargs
+        The solver's settings (``t_span`` for the flow, with ``dt``, ``stepper``, ...;
+        ``lr`` and ``steps`` for descent).
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    CoordinateError
+        If ``params`` misses a parameter of the field or names one it does not have.
+    ArgumentTypeError
+        If ``method`` is unknown.
+
+    Examples
+    --------
+    The flow of ``(x - b)^2 / 2`` reaches ``b + (x0 - b) e^{-t}``:
+
+    >>> import numpy as np, sympy as sp
+    >>> from riemgrad import Chart, compile_flow, euclidean_metric
+    >>> x, b = sp.Symbol("x", real=True), sp.Symbol("b")
+    >>> field = compile_flow(euclidean_metric(Chart("line", (x,))), (x - b) ** 2 / 2, params=(b,))
+    >>> res = sweep(field, np.array([[0.0], [2.0]]), {"b": [1.0, 3.0]}, t_span=(0.0, 1.0), dt=1e-3)
+    >>> res.dims, res.xs.shape
+    (('t', 'b', 'start', 'coord'), (2, 2, 2, 1))
+    >>> out = res.compute()
+    >>> np.allclose(out.xs[-1, :, :, 0], [[1 - np.exp(-1), 1 + np.exp(-1)], [3 - 3 * np.exp(-1), 3 - np.exp(-1)]])
+    True
+    >>> out.status.tolist()
+    [[0, 0], [0, 0]]
+    """
+    import dask.array as da
+
+    from .solve import descend, solve_flow
+
+    if method not in ("flow", "descend"):
+        raise ArgumentTypeError(f"`method` must be 'flow' or 'descend'; got {method!r}.")
+    names = [p.name for p in field.params]
+    given = {(getattr(k, "name", None) or str(k)): np.asarray(v, dtype=float).reshape(-1) for k, v in params.items()}
+    if set(given) != set(names):
+        raise CoordinateError(
+            f"`params` must give values for exactly the field's parameters {names}; got {sorted(given)}. "
+            f"Pass e.g. params={{{', '.join(f'{n!r}: [0.0, 1.0]' for n in names)}}}."
+        )
+    if not is_dask_array(x0):
+        x0 = np.asarray(x0, dtype=float)
+        if x0.ndim != 2:
+            raise ShapeError(f"`x0` must have shape (batch, {field.dim}); got {x0.shape}.")
+        x0 = da.from_array(x0, chunks=(max(1, int(chunks)), x0.shape[1]))
+    grid = [given[n] for n in names]
+    shape = tuple(v.size for v in grid)
+    results = []
+    for values in itertools.product(*grid):
+        p = dict(zip(names, values))
+        if method == "flow":
+            results.append(solve_flow(field, x0, params=p, **kwargs))
+        else:
+            results.append(descend(field, x0, params=p, **kwargs))
+    first = results[0]
+    batch = first.xs.shape[1]
+
+    def stack(arrays: list, lead: int, tail: tuple) -> Any:
+        out = da.stack(arrays, axis=lead)
+        return out.reshape(out.shape[:lead] + shape + tail)
+
+    time_name, times = ("t", first.ts) if method == "flow" else ("k", first.ks)
+    coords = {time_name: times, **dict(zip(names, grid)), "start": np.arange(batch),
+              "coord": np.array([c.name for c in field.chart.coords])}  # fmt: skip
+    return SweepResult(
+        dims=(time_name, *names, "start", "coord"),
+        coords=coords,
+        xs=stack([r.xs for r in results], 1, (batch, field.dim)),
+        status=stack([r.status for r in results], 0, (batch,)),
+        losses=stack([r.losses for r in results], 1, (batch,)),
+        chart=field.chart,
     )
