@@ -88,9 +88,9 @@ def test_geodesic_field_pickles():
 
 
 def test_a_corrupted_payload_is_refused(shifted):
-    fn, (cls, key, source, meta) = shifted.__reduce__()
+    fn, (cls, key, source, meta, ident) = shifted.__reduce__()
     with pytest.raises(CompilationError, match="corrupted"):
-        restore_field(cls, key, source.replace("def ", "def  ", 1), meta)
+        restore_field(cls, key, source.replace("def ", "def  ", 1), meta, ident)
 
 
 # ------------------------------------------------------------------ lazy solvers

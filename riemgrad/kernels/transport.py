@@ -21,7 +21,7 @@ from .cache import load_source, source_hash
 
 __all__ = ["reduce_field", "restore_field", "transport_stats"]
 
-#: Fields restored in this process, by (class, source hash, metadata hash).
+#: Fields restored in this process, by (class, source hash, metadata ident).
 _FIELDS: dict[tuple[type, str, str], Any] = {}
 _STATS = {"restored": 0, "reused": 0}
 
@@ -30,15 +30,34 @@ _LOCAL = ("source", "path", "_module")
 
 
 def reduce_field(field: Any) -> tuple:
-    """The ``__reduce__`` of a compiled field: ``(restore_field, (class, hash, source, metadata))``.
+    """The ``__reduce__`` of a compiled field: ``(restore_field, (class, hash, source, metadata, ident))``.
 
     The metadata (chart, parameters, symbolic expressions, strategy) is pickled separately as
-    bytes, so that a process which already holds the field never unpickles it again.
+    bytes, so that a process which already holds the field (the same source hash and ``ident``, a
+    hash of a deterministic text of the metadata) never unpickles it again.
     """
     meta = {k: v for k, v in vars(field).items() if k not in _LOCAL}
     buf = io.BytesIO()
     _MetaPickler(buf, protocol=5).dump(meta)
-    return restore_field, (type(field), source_hash(field.source), field.source, buf.getvalue())
+    ident = hashlib.sha256(repr(sorted((k, _describe(v)) for k, v in meta.items())).encode()).hexdigest()[:20]
+    return restore_field, (type(field), source_hash(field.source), field.source, buf.getvalue(), ident)
+
+
+def _describe(value: Any) -> str:
+    """A deterministic text of a metadata value (pickled bytes are not: SymPy pickles caches)."""
+    import sympy as sp
+
+    from ..symbolic import Chart, Metric
+
+    if isinstance(value, Metric):
+        return f"Metric({_describe(value.chart)}, {sp.srepr(value.matrix)}, {value.riemannian})"
+    if isinstance(value, Chart):
+        return f"Chart({value.name!r}, {sp.srepr(value.coords)})"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_describe(v) for v in value) + ")"
+    if isinstance(value, sp.Basic):
+        return sp.srepr(value)
+    return repr(value)
 
 
 class _MetaPickler(pickle.Pickler):
@@ -60,7 +79,7 @@ def _rebuild_metric(chart: Any, matrix: Any, simplifier: Any, riemannian: bool, 
     return Metric(chart, matrix, simplifier=simplifier, riemannian=riemannian, allow_singular=allow_singular)
 
 
-def restore_field(cls: type, key: str, source: str, meta: bytes) -> Any:
+def restore_field(cls: type, key: str, source: str, meta: bytes, ident: str) -> Any:
     """Rebuild a pickled field in this process (see :func:`reduce_field`).
 
     Raises
@@ -83,15 +102,14 @@ def restore_field(cls: type, key: str, source: str, meta: bytes) -> Any:
             f"the pickled {cls.__name__} carries a source whose hash is not {key!r}: the payload was "
             "corrupted in transit. Pickle the field again from the process that compiled it."
         )
-    ident = (cls, key, hashlib.sha256(meta).hexdigest()[:20])
-    found = _FIELDS.get(ident)
+    found = _FIELDS.get((cls, key, ident))
     if found is not None:
         _STATS["reused"] += 1
         return found
     module, path = load_source(source)
     field = cls.__new__(cls)
     field._set(**pickle.loads(meta), source=source, path=path, _module=module)
-    _FIELDS[ident] = field
+    _FIELDS[(cls, key, ident)] = field
     _STATS["restored"] += 1
     return field
 
