@@ -88,10 +88,22 @@ def _geodesic_block(s: np.ndarray, field: Any, t_span: tuple, kwargs: dict) -> n
     return np.column_stack([states, _energies(field, res.xs).T, res.status])
 
 
-def _run_blocks(fn: Any, x: Any, ncols: int, *args: Any) -> Any:
+def _shared(field: Any) -> Any:
+    """The field as one key of the graph, named by its source hash: pickled once per graph (not once per
+    task) and held by each worker that needs it, rather than unpickled by every task."""
+    import dask
+
+    from ..kernels.cache import source_hash
+
+    return dask.delayed(field, name=f"riemgrad-field-{type(field).__name__}-{source_hash(field.source)}-{id(field):x}")
+
+
+def _run_blocks(fn: Any, x: Any, ncols: int, field: Any, *args: Any) -> Any:
     import dask.array as da
 
-    return da.map_blocks(fn, x, *args, chunks=(x.chunks[0], (ncols,)), dtype=float, meta=np.empty((0, 0)))
+    return da.map_blocks(
+        fn, x, _shared(field), *args, chunks=(x.chunks[0], (ncols,)), dtype=float, meta=np.empty((0, 0))
+    )
 
 
 def _states(packed: Any, n_t: int, dim: int, start: int = 0, width: int | None = None) -> Any:
@@ -135,7 +147,7 @@ class _LazyRecorded(_Lazy):
         cached = self.__dict__.get("_losses")
         if cached is None:
             fld, p = self._loss_fn
-            cached = self.xs.map_blocks(_block_losses, fld, p, drop_axis=self.xs.ndim - 1, dtype=float)
+            cached = self.xs.map_blocks(_block_losses, _shared(fld), p, drop_axis=self.xs.ndim - 1, dtype=float)
             object.__setattr__(self, "_losses", cached)
         return cached
 
