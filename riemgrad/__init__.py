@@ -68,6 +68,7 @@ if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDE
         FlowResult,
         GeodesicResult,
         Status,
+        SweepResult,
         descend,
         distance,
         exp_map,
@@ -75,7 +76,6 @@ if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDE
         log_map,
         solve_flow,
         sweep,
-        SweepResult,
     )
     from .kernels import FlowField, compile_flow
     from .symbolic import (

@@ -37,6 +37,7 @@ __all__ = [
     "ArgumentTypeError",
     "ConvergenceError",
     "DomainError",
+    "MissingDependencyError",
 ]
 
 
@@ -106,3 +107,7 @@ class ConvergenceError(RiemgradError, RuntimeError):
 
 class DomainError(RiemgradError, ValueError):
     """A point lies outside its chart's domain (e.g. sigma <= 0 on a chart with sigma positive)."""
+
+
+class MissingDependencyError(RiemgradError, ImportError):
+    """An optional dependency is needed and not installed (e.g. xarray for ``SweepResult.to_xarray``)."""

@@ -188,3 +188,16 @@ def test_numpy_paths_import_nothing_of_dask(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_to_xarray_labels_the_axes_or_names_the_missing_dependency(shifted):
+    res = rg.sweep(shifted, [[0.0], [1.0]], {"b": [1.0, 2.0], "c": [1.0]}, t_span=(0.0, 1.0), dt=0.1)
+    try:
+        import xarray  # noqa: F401
+    except ImportError:
+        with pytest.raises(rg.errors.MissingDependencyError, match="pip install xarray"):
+            res.to_xarray()
+        return
+    ds = res.to_xarray()
+    assert ds["xs"].dims == res.dims and ds["status"].dims == ("b", "c", "start")
+    assert ds["b"].values.tolist() == [1.0, 2.0]

@@ -20,10 +20,10 @@ from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsEr
 from ..kernels import GeodesicField, geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from ._display import ResultDisplay
+from ._lazy import is_dask_array
 from .results import Status, _StatusSummary
 from .solve import solve_flow
 from .steppers import Dopri5, Stepper
-from ._lazy import is_dask_array
 
 __all__ = ["geodesic", "exp_map", "log_map", "distance", "GeodesicResult"]
 

@@ -11,10 +11,10 @@ import numpy as np
 
 from ..errors import ArgumentTypeError, SolverSettingsError
 from ..kernels import AdaptiveRun, CompiledField, DescentRun, FixedStepRun, FlowField
+from ._lazy import is_dask_array
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
 from .steppers import STEPPERS, Stepper, as_stepper
-from ._lazy import is_dask_array
 
 __all__ = ["solve_flow", "descend", "STEPPERS"]
 

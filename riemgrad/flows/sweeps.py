@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentTypeError, CoordinateError, ShapeError
+from ..errors import ArgumentTypeError, CoordinateError, MissingDependencyError, ShapeError
 from ._lazy import is_dask_array
 from .geodesics import GeodesicResult
 from .results import DescentResult, FlowResult
@@ -357,11 +358,20 @@ class SweepResult:
         return SweepResult(self.dims, self.coords, xs, status, losses, self.chart)
 
     def to_xarray(self) -> Any:
-        """An ``xarray.Dataset`` with ``xs``, ``status`` and ``losses`` on the labelled axes (xarray must be installed)."""
+        """An ``xarray.Dataset`` with ``xs``, ``status`` and ``losses`` on the labelled axes.
+
+        Raises
+        ------
+        MissingDependencyError
+            If xarray is not installed.
+        """
         try:
             import xarray as xr
         except ImportError:
-            raise ImportError("`to_xarray` needs xarray: pip install xarray. The arrays and `dims` work without it.")
+            raise MissingDependencyError(
+                "`to_xarray` needs xarray, which is not installed: pip install xarray. "
+                "Without it, use the arrays with `dims` and `coords`."
+            ) from None
         d = self.dims
         data = {"xs": (d, self.xs), "status": (d[1:-1], self.status), "losses": (d[:-1], self.losses)}
         return xr.Dataset(data, coords={k: v for k, v in self.coords.items()})
