@@ -31,7 +31,7 @@ _ATTRIBUTES = {
     "RiemgradError": "errors",
     **dict.fromkeys(
         ["DescentResult", "FlowResult", "GeodesicResult", "Status", "descend", "distance", "exp_map", "geodesic",
-         "log_map", "solve_flow"],
+         "log_map", "solve_flow", "sweep", "SweepResult"],
         "flows",
     ),  # fmt: skip
     "FlowField": "kernels",
@@ -68,12 +68,14 @@ if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDE
         FlowResult,
         GeodesicResult,
         Status,
+        SweepResult,
         descend,
         distance,
         exp_map,
         geodesic,
         log_map,
         solve_flow,
+        sweep,
     )
     from .kernels import FlowField, compile_flow
     from .symbolic import (
@@ -114,6 +116,8 @@ __all__ = [
     "log_map",
     "distance",
     "GeodesicResult",
+    "sweep",
+    "SweepResult",
     "check_invariance",
     "compare_closed_form",
     "preconditioners",

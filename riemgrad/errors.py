@@ -44,6 +44,7 @@ __all__ = [
     "ExactCheckSkippedWarning",
     "SimplificationSkippedWarning",
     "BudgetExceededError",
+    "MissingDependencyError",
 ]
 
 
@@ -160,3 +161,5 @@ class ExactCheckSkippedWarning(RiemgradWarning):
 
 class SimplificationSkippedWarning(RiemgradWarning):
     """A simplification ran past its budget; the exact, unsimplified expression was kept."""
+class MissingDependencyError(RiemgradError, ImportError):
+    """An optional dependency is needed and not installed (e.g. xarray for ``SweepResult.to_xarray``)."""

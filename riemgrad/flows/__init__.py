@@ -5,7 +5,9 @@ the adaptive Dormand-Prince 5(4) pair; steppers are objects of
 :mod:`.steppers` or their names); :func:`descend` runs preconditioned
 descent. Both return time-first arrays and one :class:`Status` per start.
 :func:`geodesic`, :func:`exp_map`, :func:`log_map` and :func:`distance` run
-the geodesic equations on the same compiled steppers.
+the geodesic equations on the same compiled steppers. Given a ``dask.array`` of
+starting points, all of them run lazily on Dask (:mod:`.sweeps`), and :func:`sweep` runs
+a field over a grid of parameter values x starting points.
 """
 
 from . import preconditioners
@@ -13,6 +15,7 @@ from .geodesics import GeodesicResult, distance, exp_map, geodesic, log_map
 from .results import DescentResult, FlowResult, Status
 from .solve import descend, solve_flow
 from .steppers import RK4, STEPPERS, Dopri5, Euler, FixedStep, Heun
+from .sweeps import SweepResult, sweep
 
 __all__ = [
     "solve_flow",
@@ -31,4 +34,6 @@ __all__ = [
     "log_map",
     "distance",
     "GeodesicResult",
+    "sweep",
+    "SweepResult",
 ]

@@ -20,6 +20,7 @@ from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsEr
 from ..kernels import GeodesicField, geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from ._display import ResultDisplay
+from ._lazy import is_dask_array
 from .results import Status, _StatusSummary
 from .solve import solve_flow
 from .steppers import Dopri5, Stepper
@@ -155,6 +156,11 @@ def geodesic(
     >>> np.allclose(res.xs[-1], [np.pi / 2, 1.5]), np.allclose(res.energies, 1.0)
     (True, True)
     """
+    if is_dask_array(x0) or is_dask_array(v0):  # one task per chunk, lazy: riemgrad.flows.sweeps
+        from .sweeps import lazy_geodesic
+
+        return lazy_geodesic(metric, x0, v0, t_span, stepper=stepper, dt=dt, saveat=saveat, rtol=rtol, atol=atol,
+                             parallel=parallel)  # fmt: skip
     X, V, batch = _pair(metric, x0, v0, ("x0", "v0"))
     field = geodesic_field(metric)
     if isinstance(stepper, str) and stepper == "dopri5":  # tighter defaults than solve_flow's

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import ArgumentTypeError, SolverSettingsError
 from ..kernels import AdaptiveRun, CompiledField, DescentRun, FixedStepRun, FlowField
+from ._lazy import is_dask_array
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
 from .steppers import STEPPERS, Stepper, as_stepper
@@ -174,6 +175,11 @@ def solve_flow(
     [0, 0]
     """
     _check_field(field, CompiledField)
+    if is_dask_array(x0):  # one task per chunk, lazy: riemgrad.flows.sweeps
+        from .sweeps import lazy_solve_flow
+
+        return lazy_solve_flow(field, x0, t_span, stepper=stepper, dt=dt, saveat=saveat, rtol=rtol, atol=atol,
+                               params=params, max_steps=max_steps, parallel=parallel)  # fmt: skip
     try:
         t0, t1 = (float(t) for t in t_span)
     except (TypeError, ValueError):
@@ -299,6 +305,11 @@ def descend(
     [1.5, -3.5]
     """
     _check_field(field)
+    if is_dask_array(x0):  # one task per chunk, lazy: riemgrad.flows.sweeps
+        from .sweeps import lazy_descend
+
+        return lazy_descend(field, x0, lr=lr, steps=steps, saveat=saveat, preconditioner=preconditioner,
+                            backtracking=backtracking, params=params, parallel=parallel)  # fmt: skip
     if not (isinstance(lr, (int, float, np.floating, np.integer)) and math.isfinite(lr) and lr > 0):
         raise SolverSettingsError(f"`lr` must be a positive finite number; got {lr!r}.")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:

@@ -59,6 +59,12 @@ class CompiledField(Frozen):
         """The number of coordinates."""
         return self.chart.dim
 
+    def __reduce__(self) -> tuple:
+        """Pickle as generated source, hash and metadata, never compiled code (see :mod:`.transport`)."""
+        from .transport import reduce_field
+
+        return reduce_field(self)
+
     # ------------------------------------------------------------ plumbing
     def _kernel(self, name: str) -> Any:
         """The compiled function ``name`` of the generated module (see :mod:`riemgrad.kernels.abi`)."""
