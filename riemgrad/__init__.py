@@ -34,6 +34,7 @@ _ATTRIBUTES = {
          "log_map", "solve_flow"],
         "flows",
     ),  # fmt: skip
+    "config": "_progress",
     "FlowField": "kernels",
     "compile_flow": "kernels",
     **dict.fromkeys(
@@ -128,5 +129,6 @@ __all__ = [
     "RiemgradError",
     "errors",
     "spaces",
+    "config",
     "__version__",
 ]

@@ -105,8 +105,8 @@ class Progress:
         Its unit.
     show : bool
         False: never open a bar (every method does nothing).
-    delay : float
-        Seconds before the bar appears.
+    delay : float, optional
+        Seconds before the bar appears (default :data:`DELAY`).
     leave : bool
         Keep the finished bar on screen.
 
@@ -117,9 +117,10 @@ class Progress:
     """
 
     def __init__(
-        self, desc: str, total: float | None, unit: str, *, show: bool, delay: float = DELAY, leave: bool = False
+        self, desc: str, total: float | None, unit: str, *, show: bool, delay: float | None = None, leave: bool = False
     ) -> None:
-        self.desc, self.total, self.unit, self.show, self.delay, self.leave = desc, total, unit, show, delay, leave
+        self.desc, self.total, self.unit, self.show, self.leave = desc, total, unit, show, leave
+        self.delay = DELAY if delay is None else delay
         self.start = time.perf_counter()
         self.bar: Any = None
 

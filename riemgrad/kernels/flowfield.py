@@ -16,6 +16,7 @@ from .abi import (
     CODE,
     CONTROL_DONE,
     CONTROL_FRACTION,
+    CONTROL_STOP,
     EVALUATORS,
     SCALAR_MAX_BATCH,
     SCALAR_MAX_DIM,
@@ -227,6 +228,8 @@ class CompiledField(Frozen):
             )
         finally:
             bar.close(done())
+        if ctl[:, CONTROL_STOP].any():  # stopped from another thread: the state is incomplete
+            raise KeyboardInterrupt(f"{what} on chart {self.chart.name!r} was stopped through its control array")
 
     def velocity(self, x: Any, params: Any = None) -> np.ndarray:
         """The right-hand side ``F(x)`` (for a gradient flow ``-G(x)^{-1} grad L(x)``), shape like ``x``.
@@ -312,7 +315,7 @@ class CompiledField(Frozen):
             calls = [(X, bounds[i], bounds[i + 1], *full, ctl[i % len(ctl)]) for i in range(len(bounds) - 1)]
         self._launch(
             name, calls, ctl, threads, work=float(run.nsteps) * B * self.dim**2, what=run.stepper,
-            total=run.nsteps, unit="step", done=lambda: ctl[:, CONTROL_DONE].sum() / max(B, 1), progress=progress,
+            total=run.nsteps, unit="step", done=lambda: int(ctl[:, CONTROL_DONE].sum()) // max(B, 1), progress=progress,
         )
         return XS
 
@@ -346,7 +349,7 @@ class CompiledField(Frozen):
         ctl = self._control(run.control, len(starts))
         calls = [(X, a, min(B, a + size), *args, ctl[i % len(ctl)]) for i, a in enumerate(starts)]
         self._launch(
-            name, calls, ctl, threads, work=1000.0 * B * self.dim**2, what="dopri5", total=B, unit="trajectory",
+            name, calls, ctl, threads, work=float(run.max_steps) * B * self.dim**2, what="dopri5", total=B, unit="trajectory",
             done=lambda: ctl[:, CONTROL_DONE].sum() + ctl[:, CONTROL_FRACTION].sum() / 1e6, progress=progress,
         )
         return XS
@@ -535,6 +538,6 @@ class FlowField(CompiledField):
         self._launch(
             kernel_name("descent_range", run.kind), calls, ctl, threads, work=float(run.nsteps) * B * self.dim**2,
             what=f"{run.kind} descent", total=run.nsteps, unit="step",
-            done=lambda: ctl[:, CONTROL_DONE].sum() / max(B, 1), progress=progress,
+            done=lambda: int(ctl[:, CONTROL_DONE].sum()) // max(B, 1), progress=progress,
         )
         return XS
