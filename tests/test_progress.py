@@ -68,8 +68,9 @@ def test_silent_when_turned_off_or_not_interactive(decay, no_delay, capsys, monk
     np.testing.assert_allclose(res.xs[-1], X0 * np.exp(-50.0), rtol=1e-9)
 
 
-def test_first_use_compilation_is_announced(no_delay, capsys):
-    # a field no other test compiles in this process: its rk4 kernels have no compiled signature yet
+def test_first_use_compilation_is_announced(no_delay, capsys, monkeypatch):
+    monkeypatch.setattr(riemgrad.config, "progress", True)
+    # a field no other test compiles in this process: its heun kernels have no compiled signature yet
     field = compile_flow(euclidean_metric(Chart("progress_line", (x,))), (x - 3) ** 2 / 2 + x**4 / 1000)
     field.warm_up(["heun"], batch=1)
     err = capsys.readouterr().err

@@ -185,7 +185,7 @@ class CompiledField(Frozen):
         and leaves the solve's own timing to running.
         """
         fn = self._kernel(name)
-        if getattr(fn, "signatures", True) or not hasattr(fn, "typeof_pyval"):  # compiled, or NUMBA_DISABLE_JIT
+        if getattr(fn, "overloads", True) or not hasattr(fn, "typeof_pyval"):  # compiled, or NUMBA_DISABLE_JIT
             return
         sig = tuple(fn.typeof_pyval(a) for a in args)
         what = what or name.strip("_").replace("_", " ")
@@ -216,19 +216,21 @@ class CompiledField(Frozen):
         ``done()`` reads the progress from ``ctl`` in units of ``unit``."""
         self._compile(name, calls[0], what, progress)
         fn = self._kernel(name)
-        bar = Progress(f"{what} on chart {self.chart.name!r}", total, unit, show=enabled(progress))
-        try:
-            run_controlled(
-                lambda i: self._guard(name, fn, *calls[i]),
-                len(calls),
-                ctl,
-                threads,
-                background=len(calls) > 1 or work >= BACKGROUND_WORK,
-                watch=lambda: bar.update(done()),
-            )
-        finally:
-            bar.close(done())
-        if ctl[:, CONTROL_STOP].any():  # stopped from another thread: the state is incomplete
+        if len(calls) == 1 and work < BACKGROUND_WORK:  # short: here, no thread, no bar
+            self._guard(name, fn, *calls[0])
+        else:
+            bar = Progress(f"{what} on chart {self.chart.name!r}", total, unit, show=enabled(progress))
+            try:
+                run_controlled(
+                    lambda i: self._guard(name, fn, *calls[i]),
+                    len(calls),
+                    ctl,
+                    threads,
+                    watch=lambda: bar.update(done()),
+                )
+            finally:
+                bar.close(done())
+        if any(row[CONTROL_STOP] for row in ctl):  # stopped from another thread: the state is incomplete
             raise KeyboardInterrupt(f"{what} on chart {self.chart.name!r} was stopped through its control array")
 
     def velocity(self, x: Any, params: Any = None) -> np.ndarray:
