@@ -230,7 +230,7 @@ class CompiledField(Frozen):
                 )
             finally:
                 bar.close(done())
-        if any(row[CONTROL_STOP] for row in ctl):  # stopped from another thread: the state is incomplete
+        if any(ctl[:, CONTROL_STOP].tolist()):  # stopped from another thread: the state is incomplete
             raise KeyboardInterrupt(f"{what} on chart {self.chart.name!r} was stopped through its control array")
 
     def velocity(self, x: Any, params: Any = None) -> np.ndarray:
