@@ -34,6 +34,7 @@ _ATTRIBUTES = {
          "log_map", "solve_flow", "sweep", "SweepResult"],
         "flows",
     ),  # fmt: skip
+    "config": "_progress",
     "FlowField": "kernels",
     "compile_flow": "kernels",
     **dict.fromkeys(
@@ -132,5 +133,6 @@ __all__ = [
     "RiemgradError",
     "errors",
     "spaces",
+    "config",
     "__version__",
 ]

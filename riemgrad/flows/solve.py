@@ -108,6 +108,7 @@ def solve_flow(
     params: Any = None,
     max_steps: int | None = None,
     parallel: Any = "auto",
+    progress: bool | None = None,
 ) -> FlowResult:
     """Integrate the gradient flow ``dx/dt = -G(x)^{-1} grad L(x)`` from many starts at once.
 
@@ -145,6 +146,11 @@ def solve_flow(
     parallel : "auto" or bool
         Run chunks of trajectories on all cores. ``"auto"``: for batches of at
         least 256.
+    progress : bool, optional
+        A progress bar for a run that lasts more than about a second, and for a
+        first-use compilation. None (default): ``riemgrad.config.progress``, else the
+        environment variable ``RIEMGRAD_PROGRESS``, else only when the output is
+        interactive (a terminal or Jupyter).
 
     Returns
     -------
@@ -160,6 +166,9 @@ def solve_flow(
     SolverSettingsError
         If ``t_span``, ``stepper``, ``dt`` or ``saveat`` is invalid, or
         ``rtol``/``atol``/``max_steps`` go with a fixed-step stepper.
+    KeyboardInterrupt
+        On Ctrl-C or Jupyter's "Interrupt kernel": the compiled kernels stop within
+        a block of 128 steps and nothing is returned (``x0`` is never modified).
 
     Examples
     --------
@@ -207,7 +216,7 @@ def solve_flow(
                 )
         nsteps = np.zeros(B, np.int64)
         run = AdaptiveRun(t0, t1, h0, float(step.rtol), float(step.atol), int(step.max_steps), save_t, p)
-        XS = field.run_adaptive(run, X, status, tlast, nsteps, threads=threads)
+        XS = field.run_adaptive(run, X, status, tlast, nsteps, threads=threads, progress=progress)
         ts = save_t
     else:
         if dt is None or not float(dt) > 0:
@@ -230,7 +239,8 @@ def solve_flow(
                     f"{req[bad][:3].tolist() if bad.any() else 'nothing'} is not. Pick grid times, or use "
                     "stepper='dopri5', which records at any time."
                 )
-        XS = field.run_fixed(FixedStepRun(step.name, t0, h, n, idx, p), X, status, tlast, threads=threads)
+        run = FixedStepRun(step.name, t0, h, n, idx, p)
+        XS = field.run_fixed(run, X, status, tlast, threads=threads, progress=progress)
         ts = t0 + idx * h
         nsteps = np.where(status == 0, n, np.rint((tlast - t0) / h).astype(np.int64))
     return FlowResult(
@@ -253,6 +263,7 @@ def descend(
     backtracking: bool = False,
     params: Any = None,
     parallel: Any = "auto",
+    progress: bool | None = None,
 ) -> DescentResult:
     """Preconditioned gradient descent ``x <- x + lr * d`` from many starts at once.
 
@@ -279,6 +290,11 @@ def descend(
         chart's domain; a trajectory with no descent direction stays put.
     params : sequence or mapping, optional
     parallel : "auto" or bool
+    progress : bool, optional
+        A progress bar for a run that lasts more than about a second, and for a
+        first-use compilation. None (default): ``riemgrad.config.progress``, else the
+        environment variable ``RIEMGRAD_PROGRESS``, else only when the output is
+        interactive (a terminal or Jupyter).
 
     Returns
     -------
@@ -290,6 +306,8 @@ def descend(
         If ``x0`` has the wrong shape.
     SolverSettingsError
         If ``lr``, ``steps`` or ``saveat`` is invalid.
+    KeyboardInterrupt
+        On Ctrl-C: the compiled kernels stop within 128 steps; ``x0`` is never modified.
 
     Examples
     --------
@@ -336,13 +354,13 @@ def descend(
     if compiled == "natural" and not backtracking:
         # natural descent is the Euler scheme of the flow with dt = lr: reuse its kernels
         run = FixedStepRun("euler", 0.0, float(lr), int(steps), idx, p)
-        XS = field.run_fixed(run, X, status, klast, threads=_threads(B, parallel))
+        XS = field.run_fixed(run, X, status, klast, threads=_threads(B, parallel), progress=progress)
         klast = np.rint(klast / float(lr))
     elif compiled is None:
         XS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
     else:
         run = DescentRun(compiled, float(lr), bool(backtracking), int(steps), idx, p, twin[1])
-        XS = field.run_descent(run, X, status, klast, threads=_threads(B, parallel))
+        XS = field.run_descent(run, X, status, klast, threads=_threads(B, parallel), progress=progress)
     return DescentResult(
         ks=idx,
         k_final=klast.astype(np.int64).reshape(batch),

@@ -11,17 +11,17 @@ formats a kernel name or builds a positional argument list.
 Kernel kinds
 ------------
 ``fixed_scalar``
-    ``_<stepper>_scalar(X, t0, dt, nsteps, save_idx, p, hyper, XS, status, tlast)``:
+    ``_<stepper>_scalar(X, t0, dt, nsteps, save_idx, p, hyper, XS, status, tlast, ctl)``:
     fixed steps, one trajectory at a time with the state in registers (batches of
     at most :data:`SCALAR_MAX_BATCH`, dimension at most :data:`SCALAR_MAX_DIM`).
 ``fixed_range``
-    ``_<stepper>_range(X, lo, hi, t0, dt, nsteps, save_idx, p, hyper, XS, STATUS, TLAST)``:
+    ``_<stepper>_range(X, lo, hi, t0, dt, nsteps, save_idx, p, hyper, XS, STATUS, TLAST, ctl)``:
     fixed steps over the trajectories ``lo:hi``, in chunks of at most :data:`CHUNK`.
 ``descent_range``
-    ``_descent_<kind>_range(X, lo, hi, lr, backtrack, nsteps, save_idx, p, hyper, XS, STATUS, TLAST)``:
+    ``_descent_<kind>_range(X, lo, hi, lr, backtrack, nsteps, save_idx, p, hyper, XS, STATUS, TLAST, ctl)``:
     preconditioned descent (the slots of ``t0, dt`` carry ``lr`` and the backtracking flag).
 ``adaptive_range``
-    ``_dopri_range(X, lo, hi, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, STATUS, TLAST, NSTEPS)``.
+    ``_dopri_range(X, lo, hi, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, STATUS, TLAST, NSTEPS, ctl)``.
 ``evaluate``
     ``_loss_batch(X, p, out)``, ``_grad_batch(X, p, out)``, ``_metric_batch(X, p, out)``,
     ``_vel_batch(X, p, out, status)``; a module of an ODE handed over whole (the geodesic
@@ -33,6 +33,28 @@ point-major, ``(n_save, batch, dim)``; ``p`` holds the parameter values (at
 least one entry); ``status`` (int64) and ``tlast`` (float) hold one entry per
 trajectory. Every kernel returns nothing and writes a status code per
 trajectory from :data:`STATUS_CODES`.
+
+The control row
+---------------
+The last argument of every stepping kernel, ``ctl``, is one row (int64, length
+:data:`CONTROL_WIDTH`) of the run's control array (the ``control`` field of the
+run records; :func:`control_array`). It is how a run is stopped and watched while
+it runs on worker threads, with no Python between steps:
+
+* ``ctl[CONTROL_STOP]`` is read between blocks of at most ``BLOCK`` (128) steps,
+  and between chunks and trajectories; when another thread has set it non-zero,
+  the kernel returns early. The states, statuses and saved states of a stopped
+  run are then incomplete and must be discarded (the solvers raise
+  ``KeyboardInterrupt``; they advance a copy of the user's ``x0``).
+* ``ctl[CONTROL_DONE]`` is the progress counter: fixed-step and descent kernels
+  add the trajectory-steps of each finished block (steps times trajectories, so
+  the total is ``nsteps * batch``); the adaptive kernel adds 1 per finished
+  trajectory and keeps the millionths of the current trajectory's time span in
+  ``ctl[CONTROL_FRACTION]``.
+
+Each concurrent call gets its own row, so that no two threads write the same
+counter; the caller sums the rows. Reading the counters while the kernels run is
+racy by design (a progress bar may lag a block behind), never wrong at the end.
 
 Examples
 --------
@@ -62,6 +84,11 @@ __all__ = [
     "FixedStepRun",
     "DescentRun",
     "AdaptiveRun",
+    "CONTROL_WIDTH",
+    "CONTROL_STOP",
+    "CONTROL_DONE",
+    "CONTROL_FRACTION",
+    "control_array",
 ]
 
 #: Trajectories per chunk: the inner, vectorized loop of every ``_range`` kernel.
@@ -161,6 +188,34 @@ CODE = {s.name: s.code for s in STATUS_CODES}
 if CODE["SUCCESS"] != 0 or len(set(CODE.values())) != len(CODE):  # pragma: no cover - a broken table
     raise ImportError("riemgrad.kernels.abi.STATUS_CODES: SUCCESS must be 0 and codes distinct")
 
+#: Entries of one control row (see the module docstring, "The control row").
+CONTROL_STOP, CONTROL_DONE, CONTROL_FRACTION = 0, 1, 2
+#: Length of one control row (one spare entry).
+CONTROL_WIDTH = 4
+
+
+def control_array(calls: int = 1) -> np.ndarray:
+    """A fresh control array: one zero row per concurrent kernel call.
+
+    Parameters
+    ----------
+    calls : int
+        The number of kernel calls of the run (one per thread).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (calls, CONTROL_WIDTH)
+
+    Examples
+    --------
+    >>> ctl = control_array(2)
+    >>> ctl.shape, ctl.dtype.name
+    ((2, 4), 'int64')
+    >>> ctl[:, CONTROL_STOP] = 1   # every kernel of the run returns at its next check
+    """
+    return np.zeros((max(1, int(calls)), CONTROL_WIDTH), np.int64)
+
+
 #: The slot every fixed-step kernel keeps for the hyperparameters of descent (unused there).
 _NO_HYPER = np.zeros(3)
 
@@ -182,6 +237,11 @@ class FixedStepRun(NamedTuple):
         Sorted step indices to record (0 is the start).
     params : numpy.ndarray of float, shape (max(1, n_params),)
         The field's parameter values.
+    control : numpy.ndarray of int64, shape (n_calls, CONTROL_WIDTH), optional
+        The run's control array (:func:`control_array`); row ``i`` is the last argument of the
+        ``i``-th concurrent kernel call (rows are reused in turn if there are fewer rows than
+        calls). None: the runner makes a fresh one. Setting column ``CONTROL_STOP`` from another
+        thread stops the run; column ``CONTROL_DONE`` counts its progress.
 
     Examples
     --------
@@ -197,6 +257,7 @@ class FixedStepRun(NamedTuple):
     nsteps: int
     save_idx: np.ndarray
     params: np.ndarray
+    control: np.ndarray | None = None
 
     def kernel_args(self) -> tuple:
         """The positional arguments after ``X`` (and ``lo, hi``), up to the saved-state buffer."""
@@ -222,6 +283,11 @@ class DescentRun(NamedTuple):
         The field's parameter values.
     hyper : tuple of float
         Three hyperparameters ``(a, b, eps)`` of the preconditioner (decays and epsilon).
+    control : numpy.ndarray of int64, shape (n_calls, CONTROL_WIDTH), optional
+        The run's control array (:func:`control_array`); row ``i`` is the last argument of the
+        ``i``-th concurrent kernel call (rows are reused in turn if there are fewer rows than
+        calls). None: the runner makes a fresh one. Setting column ``CONTROL_STOP`` from another
+        thread stops the run; column ``CONTROL_DONE`` counts its progress.
 
     Examples
     --------
@@ -238,6 +304,7 @@ class DescentRun(NamedTuple):
     save_idx: np.ndarray
     params: np.ndarray
     hyper: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    control: np.ndarray | None = None
 
     def kernel_args(self) -> tuple:
         """The positional arguments after ``X, lo, hi``, up to the saved-state buffer."""
@@ -262,6 +329,11 @@ class AdaptiveRun(NamedTuple):
         Sorted times to record.
     params : numpy.ndarray of float
         The field's parameter values.
+    control : numpy.ndarray of int64, shape (n_calls, CONTROL_WIDTH), optional
+        The run's control array (:func:`control_array`); row ``i`` is the last argument of the
+        ``i``-th concurrent kernel call (rows are reused in turn if there are fewer rows than
+        calls). None: the runner makes a fresh one. Setting column ``CONTROL_STOP`` from another
+        thread stops the run; column ``CONTROL_DONE`` counts its progress.
 
     Examples
     --------
@@ -279,6 +351,7 @@ class AdaptiveRun(NamedTuple):
     max_steps: int
     save_t: np.ndarray
     params: np.ndarray
+    control: np.ndarray | None = None
 
     def kernel_args(self) -> tuple:
         """The positional arguments after ``X, lo, hi``, up to the saved-state buffer."""

@@ -11,21 +11,31 @@ import sympy as sp
 
 from ..errors import CompilationError, CoordinateError, ShapeError, SolverSettingsError
 from ..symbolic._util import Frozen
+from .._progress import Progress, enabled
 from .abi import (
     CODE,
+    CONTROL_DONE,
+    CONTROL_FRACTION,
+    CONTROL_STOP,
     EVALUATORS,
     SCALAR_MAX_BATCH,
     SCALAR_MAX_DIM,
     AdaptiveRun,
     DescentRun,
     FixedStepRun,
+    control_array,
     kernel_name,
 )
 from .codegen.steppers import FIXED
 from .codegen.template import DESCENT_KINDS
-from .runner import chunk_bounds, run_on_threads
+from .runner import chunk_bounds, run_controlled
 
-__all__ = ["CompiledField", "FlowField"]
+__all__ = ["CompiledField", "FlowField", "BACKGROUND_WORK"]
+
+#: Runs estimated at ``steps * trajectories * dim**2`` below this are called on the calling thread
+#: (a few hundredths of a second for a cheap 2-D field; handing a call to a worker thread costs
+#: 0.03-0.3 ms); longer ones run on a worker thread, so that Ctrl-C stops them (see ``runner``).
+BACKGROUND_WORK = 4_000_000
 
 
 class CompiledField(Frozen):
@@ -152,8 +162,13 @@ class CompiledField(Frozen):
         return (np.array(pts, order="C") if copy else np.ascontiguousarray(pts)), batch
 
     def _call(self, name: str, *args: Any) -> Any:
-        """Call a compiled kernel, turning a Numba failure into :class:`CompilationError`."""
-        fn = self._kernel(name)
+        """Call a compiled kernel (announcing a compilation that lasts), turning a Numba failure into
+        :class:`CompilationError`."""
+        self._compile(name, args)
+        return self._guard(name, self._kernel(name), *args)
+
+    def _guard(self, name: str, fn: Any, *args: Any) -> Any:
+        """``fn(*args)``, with a Numba failure as :class:`CompilationError` naming the kernel ``name``."""
         try:
             return fn(*args)
         except Exception as exc:
@@ -166,6 +181,63 @@ class CompiledField(Frozen):
                     f"The generated source is in {self.path}; simplify the loss or metric, or report this."
                 ) from None
             raise
+
+    def _compile(self, name: str, args: tuple, what: str | None = None, progress: bool | None = None) -> None:
+        """Compile kernel ``name`` for the types of ``args`` (or load it from the disk cache) unless it
+        has a compiled signature already, on a worker thread; a bar announces it after a second.
+
+        Numba compiles on first call; doing it here, apart, lets the bar say what is compiled, keeps
+        Ctrl-C responsive (the compilation itself cannot be stopped: it finishes in the background)
+        and leaves the solve's own timing to running.
+        """
+        fn = self._kernel(name)
+        if getattr(fn, "overloads", True) or not hasattr(fn, "typeof_pyval"):  # compiled, or NUMBA_DISABLE_JIT
+            return
+        sig = tuple(fn.typeof_pyval(a) for a in args)
+        what = what or name.strip("_").replace("_", " ")
+        desc = f"compiling {what} kernels for {type(self).__name__} on chart {self.chart.name!r} (first use; cached on disk)"
+        bar = Progress(desc, None, "s", show=enabled(progress), leave=True)
+        try:
+            run_controlled(lambda _: self._guard(name, fn.compile, sig), 1, None, 1, watch=bar.update,
+                           join_on_interrupt=False)
+        finally:
+            bar.close()
+
+    def _launch(
+        self,
+        name: str,
+        calls: list[tuple],
+        ctl: np.ndarray,
+        threads: int,
+        *,
+        work: float,
+        what: str,
+        total: float,
+        unit: str,
+        done: Any,
+        progress: bool | None,
+    ) -> None:
+        """Run kernel ``name`` once per argument tuple of ``calls`` (each ending with its control row),
+        on worker threads when the work is long or split, with a progress bar for long runs;
+        ``done()`` reads the progress from ``ctl`` in units of ``unit``."""
+        self._compile(name, calls[0], what, progress)
+        fn = self._kernel(name)
+        if len(calls) == 1 and work < BACKGROUND_WORK:  # short: here, no thread, no bar
+            self._guard(name, fn, *calls[0])
+        else:
+            bar = Progress(f"{what} on chart {self.chart.name!r}", total, unit, show=enabled(progress))
+            try:
+                run_controlled(
+                    lambda i: self._guard(name, fn, *calls[i]),
+                    len(calls),
+                    ctl,
+                    threads,
+                    watch=lambda: bar.update(done()),
+                )
+            finally:
+                bar.close(done())
+        if any(ctl[:, CONTROL_STOP].tolist()):  # stopped from another thread: the state is incomplete
+            raise KeyboardInterrupt(f"{what} on chart {self.chart.name!r} was stopped through its control array")
 
     def velocity(self, x: Any, params: Any = None) -> np.ndarray:
         """The right-hand side ``F(x)`` (for a gradient flow ``-G(x)^{-1} grad L(x)``), shape like ``x``.
@@ -190,6 +262,7 @@ class CompiledField(Frozen):
         *,
         threads: int = 1,
         scalar: bool | None = None,
+        progress: bool | None = None,
     ) -> np.ndarray:
         """Advance the batch ``X`` (dim, B) by ``run.nsteps`` fixed steps, in place.
 
@@ -207,6 +280,14 @@ class CompiledField(Frozen):
         scalar : bool, optional
             Force the register layout (True) or the chunked one (False); default: the register
             layout for batches of at most ``SCALAR_MAX_BATCH`` and dimension at most ``SCALAR_MAX_DIM``.
+        progress : bool, optional
+            Show a progress bar for a long run (None: ``riemgrad.config.progress``).
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C (or when ``run.control``'s stop column is set): the kernels stopped within a
+            block of steps; ``X``, ``status`` and ``tlast`` are then incomplete.
 
         Returns
         -------
@@ -231,10 +312,25 @@ class CompiledField(Frozen):
         if scalar is None:
             scalar = B <= SCALAR_MAX_BATCH and self.dim <= SCALAR_MAX_DIM
         if scalar:
-            self._call(kernel_name("fixed_scalar", run.stepper), X, *run.kernel_args(), XS, status, tlast)
+            name, bounds = kernel_name("fixed_scalar", run.stepper), [0, B]
         else:
-            self._run_ranges(kernel_name("fixed_range", run.stepper), run.kernel_args(), X, XS, status, tlast, threads)
+            name, bounds = kernel_name("fixed_range", run.stepper), chunk_bounds(B, threads)
+        ctl = self._control(run.control, len(bounds) - 1)
+        if scalar:
+            calls = [(X, *run.kernel_args(), XS, status, tlast, ctl[0])]
+        else:
+            full = run.kernel_args() + (XS, status, tlast)
+            calls = [(X, bounds[i], bounds[i + 1], *full, ctl[i % len(ctl)]) for i in range(len(bounds) - 1)]
+        self._launch(
+            name, calls, ctl, threads, work=float(run.nsteps) * B * self.dim**2, what=run.stepper,
+            total=run.nsteps, unit="step", done=lambda: int(ctl[:, CONTROL_DONE].sum()) // max(B, 1), progress=progress,
+        )
         return XS
+
+    @staticmethod
+    def _control(given: np.ndarray | None, calls: int) -> np.ndarray:
+        """The run's control array: the one of the run record, or a fresh one with a row per call."""
+        return control_array(calls) if given is None else given
 
     def run_adaptive(
         self,
@@ -245,6 +341,7 @@ class CompiledField(Frozen):
         nsteps: np.ndarray,
         *,
         threads: int = 1,
+        progress: bool | None = None,
     ) -> np.ndarray:
         """Integrate the batch ``X`` (dim, B) with the adaptive Dormand-Prince pair, in place.
 
@@ -256,24 +353,14 @@ class CompiledField(Frozen):
         name = kernel_name("adaptive_range")
         args = run.kernel_args() + (XS, status, tlast, nsteps)
         size = max(1, math.ceil(B / (4 * threads))) if threads > 1 else max(B, 1)
-        warm = bool(getattr(self._kernel(name), "signatures", True))
-        run_on_threads(lambda a: self._call(name, X, a, min(B, a + size), *args), range(0, B, size), threads, warm)
+        starts = range(0, B, size)
+        ctl = self._control(run.control, len(starts))
+        calls = [(X, a, min(B, a + size), *args, ctl[i % len(ctl)]) for i, a in enumerate(starts)]
+        self._launch(
+            name, calls, ctl, threads, work=float(run.max_steps) * B * self.dim**2, what="dopri5", total=B, unit="trajectory",
+            done=lambda: ctl[:, CONTROL_DONE].sum() + ctl[:, CONTROL_FRACTION].sum() / 1e6, progress=progress,
+        )
         return XS
-
-    def _run_ranges(
-        self, name: str, args: tuple, X: np.ndarray, XS: np.ndarray, status: np.ndarray, tlast: np.ndarray, threads: int
-    ) -> None:
-        """Run the range kernel ``name`` over the batch: one call, or one contiguous range of whole chunks
-        per thread (the kernels release the GIL, so the ranges run in parallel)."""
-        B = X.shape[1]
-        full = args + (XS, status, tlast)
-        bounds = chunk_bounds(B, threads)
-        if len(bounds) == 2:
-            self._call(name, X, 0, B, *full)
-            return
-        warm = bool(getattr(self._kernel(name), "signatures", True))
-        parts = range(len(bounds) - 1)
-        run_on_threads(lambda i: self._call(name, X, bounds[i], bounds[i + 1], *full), parts, threads, warm)
 
 
 class FlowField(CompiledField):
@@ -436,13 +523,29 @@ class FlowField(CompiledField):
         return time.perf_counter() - t0
 
     def run_descent(
-        self, run: DescentRun, X: np.ndarray, status: np.ndarray, klast: np.ndarray, *, threads: int = 1
+        self,
+        run: DescentRun,
+        X: np.ndarray,
+        status: np.ndarray,
+        klast: np.ndarray,
+        *,
+        threads: int = 1,
+        progress: bool | None = None,
     ) -> np.ndarray:
         """Run compiled descent with a built-in preconditioner on the batch ``X`` (dim, B), in place.
 
         As :meth:`run_fixed`; ``klast`` receives the index of each trajectory's last valid
         iterate (as a float). Returns the saved iterates, shape ``(n_save, B, dim)``.
         """
-        XS = np.empty((run.save_idx.size, X.shape[1], self.dim))
-        self._run_ranges(kernel_name("descent_range", run.kind), run.kernel_args(), X, XS, status, klast, threads)
+        B = X.shape[1]
+        XS = np.empty((run.save_idx.size, B, self.dim))
+        bounds = chunk_bounds(B, threads)
+        ctl = self._control(run.control, len(bounds) - 1)
+        full = run.kernel_args() + (XS, status, klast)
+        calls = [(X, bounds[i], bounds[i + 1], *full, ctl[i % len(ctl)]) for i in range(len(bounds) - 1)]
+        self._launch(
+            kernel_name("descent_range", run.kind), calls, ctl, threads, work=float(run.nsteps) * B * self.dim**2,
+            what=f"{run.kind} descent", total=run.nsteps, unit="step",
+            done=lambda: int(ctl[:, CONTROL_DONE].sum()) // max(B, 1), progress=progress,
+        )
         return XS

@@ -6,7 +6,7 @@ the error; the step grows or shrinks by ``0.9 err**-1/5`` within [0.2, 10]. An i
 (outside the domain, non-finite, singular metric) shrinks the step by 4 and retries.
 """
 
-from ..abi import CODE, kernel_name
+from ..abi import CODE, CONTROL_DONE, CONTROL_FRACTION, CONTROL_STOP, kernel_name
 
 __all__ = ["dopri_source"]
 
@@ -23,7 +23,7 @@ _E1, _E3, _E4, _E5, _E6, _E7 = (
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _dopri_one(x, t0, t1, h, rtol, atol, max_steps, save_t, p, xs, col, K, xt, w):
+def _dopri_one(x, t0, t1, h, rtol, atol, max_steps, save_t, p, xs, col, K, xt, w, ctl):
     # Integrate the single trajectory x (DIM, 1) from t0 to t1; writes xs[:, col, :].
     # Returns (status, last good time, steps taken).
     nsave = save_t.shape[0]
@@ -46,6 +46,11 @@ def _dopri_one(x, t0, t1, h, rtol, atol, max_steps, save_t, p, xs, col, K, xt, w
         if steps >= max_steps:
             fail = {MAX_STEPS}
             break
+        if steps % 128 == 127:
+            # every 128 steps: the progress within this trajectory, and stop when asked
+            ctl[{CONTROL_FRACTION}] = np.int64(1e6 * (t - t0) / (t1 - t0))
+            if ctl[{CONTROL_STOP}] != 0:
+                break
         target = t1 if si >= nsave else min(t1, save_t[si])
         hh = min(h, target - t)
         if hh < hmin and target - t > hmin:
@@ -120,15 +125,19 @@ def _dopri_one(x, t0, t1, h, rtol, atol, max_steps, save_t, p, xs, col, K, xt, w
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def {adaptive}(X, lo, hi, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, status, tlast, nsteps):
+def {adaptive}(X, lo, hi, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, status, tlast, nsteps, ctl):
     K = np.zeros((7, DIM, 1))
     xt = np.empty((DIM, 1))
     x = np.empty((DIM, 1))
     w = np.empty(WORK + 1)
     for j in range(lo, hi):
+        if ctl[{CONTROL_STOP}] != 0:
+            return
         for k in range(DIM):
             x[k, 0] = X[k, j]
-        s, tl, ns = _dopri_one(x, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, j, K, xt, w)
+        s, tl, ns = _dopri_one(x, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, j, K, xt, w, ctl)
+        ctl[{CONTROL_DONE}] += 1
+        ctl[{CONTROL_FRACTION}] = 0
         status[j] = s
         tlast[j] = tl
         nsteps[j] = ns
@@ -139,4 +148,10 @@ def {adaptive}(X, lo, hi, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, stat
 
 def dopri_source() -> str:
     """The source of ``_dopri_one`` and the ``adaptive_range`` kernel, status codes from the abi."""
-    return _DOPRI.format(adaptive=kernel_name("adaptive_range"), **CODE)
+    return _DOPRI.format(
+        adaptive=kernel_name("adaptive_range"),
+        CONTROL_STOP=CONTROL_STOP,
+        CONTROL_DONE=CONTROL_DONE,
+        CONTROL_FRACTION=CONTROL_FRACTION,
+        **CODE,
+    )

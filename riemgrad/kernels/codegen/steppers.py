@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..abi import SCALAR_MAX_DIM, kernel_name
-from .template import DECORATOR, ranged, save_block
+from ..abi import CONTROL_DONE, CONTROL_STOP, SCALAR_MAX_DIM, kernel_name
+from .template import BLOCK, DECORATOR, ranged, save_block
 
 __all__ = ["Tableau", "TABLE", "FIXED", "scalar_stepper", "range_stepper", "BLOCK"]
 
@@ -70,10 +70,12 @@ def scalar_stepper(name: str, n: int) -> str:
     X = ", ".join(xs)
     L = [
         DECORATOR,
-        f"def {kernel_name('fixed_scalar', name)}(X, t0, dt, nsteps, save_idx, p, hyper, XS, status, tlast):",
+        f"def {kernel_name('fixed_scalar', name)}(X, t0, dt, nsteps, save_idx, p, hyper, XS, status, tlast, ctl):",
         "    w = np.empty(WORK + 1)",
         "    nsave = save_idx.shape[0]",
         "    for j in range(X.shape[1]):",
+        f"        if ctl[{CONTROL_STOP}] != 0:",
+        "            break",
         *[f"        x{k} = X[{k}, j]" for k in range(n)],
         f"        st = _oks({X})",
         "        tl = t0",
@@ -112,6 +114,11 @@ def scalar_stepper(name: str, n: int) -> str:
         f"{ind}while si < nsave and save_idx[si] == n + 1:",
         *[f"{ind}    XS[si, j, {k}] = x{k}" for k in range(n)],
         f"{ind}    si += 1",
+        # every BLOCK steps: count them, and stop when asked (see riemgrad.kernels.abi)
+        f"{ind}if (n + 1) % {BLOCK} == 0:",
+        f"{ind}    ctl[{CONTROL_DONE}] += {BLOCK}",
+        f"{ind}    if ctl[{CONTROL_STOP}] != 0:",
+        f"{ind}        break",
         *[f"        X[{k}, j] = x{k}" for k in range(n)],
         "        for i in range(si, nsave):",
         "            for k in range(DIM):",
@@ -120,10 +127,6 @@ def scalar_stepper(name: str, n: int) -> str:
         "        tlast[j] = tl",
     ]
     return "\n".join(L) + "\n"
-
-
-#: Steps per block of the chunk steppers (validity checked once per block, see range_stepper).
-BLOCK = 128
 
 
 def range_stepper(name: str, n: int, flagged: bool) -> str:
@@ -286,7 +289,10 @@ def range_stepper(name: str, n: int, flagged: bool) -> str:
         L += fail
         L += [f"{ind2}x{k} = z{k}" for k in range(n)] + [f"{ind}x[{k}, j] = x{k}" for k in range(n)]
     L += [
+        f"        ctl[{CONTROL_DONE}] += (n1 - n0) * m",
         "        n0 = n1",
+        f"        if ctl[{CONTROL_STOP}] != 0:",
+        "            break",
         "    for j in range(m):",
         "        if status[j] == 0:",
         "            tlast[j] = t0 + nsteps * dt",

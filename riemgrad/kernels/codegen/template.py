@@ -20,9 +20,13 @@ and each descent preconditioner is its own function, so only what is used is
 compiled. Names, arguments and status codes: :mod:`riemgrad.kernels.abi`.
 """
 
-from ..abi import CODE, EVALUATORS, kernel_name
+from ..abi import CODE, CONTROL_DONE, CONTROL_STOP, EVALUATORS, kernel_name
 
-__all__ = ["template", "rhs_template", "ranged", "save_block", "DESCENT_KINDS", "DECORATOR", "INLINE"]
+__all__ = ["template", "rhs_template", "ranged", "save_block", "DESCENT_KINDS", "DECORATOR", "INLINE", "BLOCK"]
+
+#: Steps per block: the chunk steppers check validity once per block (see
+#: :func:`.steppers.range_stepper`), and every stepping kernel reads its control row between blocks.
+BLOCK = 128
 
 #: Every generated function: no fast-math (reproducible IEEE results); NumPy's error model (x / 0 is inf,
 #: not an exception, and no division checks that would block vectorization).
@@ -44,13 +48,17 @@ def ranged(name: str, args: str, body: str) -> str:
     trajectories and copies each in and out of the whole-batch arrays ``X``
     (DIM, B), ``STATUS`` and ``TLAST``: one call per thread, with no Python
     between chunks (a call per chunk measured ~15 us of slicing and copies
-    each, and threads then wait on each other for the GIL).
+    each, and threads then wait on each other for the GIL). Before each chunk it
+    reads the stop flag of its control row ``ctl`` (see
+    :mod:`riemgrad.kernels.abi`); ``body`` reads it between blocks of steps.
     """
     inner = "\n".join(("    " + line) if line.strip() else "" for line in body.rstrip("\n").split("\n"))
     return f"""
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def {name}(X, lo, hi, {args}, nsteps, save_idx, p, hyper, XS, STATUS, TLAST):
+def {name}(X, lo, hi, {args}, nsteps, save_idx, p, hyper, XS, STATUS, TLAST, ctl):
     for off in range(lo, hi, CHUNK):
+        if ctl[{CONTROL_STOP}] != 0:
+            return
         m = min(hi, off + CHUNK) - off
         x = np.empty((DIM, m))
         status = np.empty(m, np.int64)
@@ -311,6 +319,13 @@ def _descent(name: str) -> str:
         + _ACCEPT.format(tnew="n + 1.0")
         + save_block("n + 1", "        ")
     )
+    # every BLOCK steps: count them, and stop when asked (the steps are whole chunk sweeps: no cost)
+    body += f"""\
+        if (n + 1) % {BLOCK} == 0:
+            ctl[{CONTROL_DONE}] += {BLOCK} * m
+            if ctl[{CONTROL_STOP}] != 0:
+                break
+"""
     return ranged(kernel_name("descent_range", name), "lr, backtrack", body)
 
 
