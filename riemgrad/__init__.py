@@ -18,6 +18,7 @@ Examples
 """
 
 from . import errors, families, preconditioners, spaces
+from .data import Dataset
 from .checks import check_invariance, compare_closed_form
 from .errors import RiemgradError
 from .flows import (
@@ -32,14 +33,17 @@ from .flows import (
     log_map,
     solve_flow,
 )
-from .kernels import FlowField, compile_flow
+from .kernels import DataField, FlowField, compile_data_flow, compile_flow
 from .symbolic import (
     Chart,
     ChartMap,
+    ConditionalFamily,
+    DataMetric,
     Manifold,
     Metric,
     ParametricFamily,
     Tensor,
+    empirical_fisher_metric,
     euclidean_metric,
     fisher_metric,
     function_space_metric,
@@ -85,4 +89,10 @@ __all__ = [
     "errors",
     "spaces",
     "__version__",
+    "Dataset",
+    "DataMetric",
+    "ConditionalFamily",
+    "empirical_fisher_metric",
+    "compile_data_flow",
+    "DataField",
 ]

@@ -7,6 +7,7 @@ processes. Importing this package compiles nothing.
 """
 
 from ._cache import cache_dir
+from .data_kernels import DataField, compile_data_flow
 from .field import FlowField, compile_flow, geodesic_field
 
-__all__ = ["compile_flow", "FlowField", "cache_dir", "geodesic_field"]
+__all__ = ["compile_flow", "FlowField", "cache_dir", "geodesic_field", "compile_data_flow", "DataField"]
