@@ -17,7 +17,7 @@ Examples
 -1/2
 """
 
-from . import errors, families, preconditioners, spaces
+from . import errors, families, models, preconditioners, spaces
 from .data import Dataset
 from .checks import check_invariance, compare_closed_form
 from .errors import RiemgradError
@@ -90,6 +90,7 @@ __all__ = [
     "spaces",
     "__version__",
     "Dataset",
+    "models",
     "DataMetric",
     "ConditionalFamily",
     "empirical_fisher_metric",
