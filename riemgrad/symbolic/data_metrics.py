@@ -48,20 +48,22 @@ def _exprs(value: Any, name: str) -> tuple[sp.Expr, ...]:
     return out
 
 
-def _check(chart: Any, data: Any, exprs: Sequence[sp.Expr]) -> tuple[Chart, Dataset, tuple[sp.Symbol, ...]]:
+def _check(
+    chart: Any, data: Any, exprs: Sequence[sp.Expr], name: str = "data"
+) -> tuple[Chart, Dataset, tuple[sp.Symbol, ...]]:
     if not isinstance(chart, Chart):
         raise ChartMismatchError(f"`chart` must be a Chart; got {type(chart).__name__}.")
     if not isinstance(data, Dataset):
         raise ArgumentTypeError(
-            f"`data` must be a riemgrad.data.Dataset binding the data symbols to columns; got {type(data).__name__}. "
-            "Build one with Dataset({x: xs, y: ys})."
+            f"`{name}` must be a riemgrad.data.Dataset binding the data symbols to columns; got "
+            f"{type(data).__name__}. Build one with Dataset({{x: xs, y: ys}})."
         )
-    data.check_coordinates(chart.coords)
+    data.check_coordinates(chart.coords, name)
     free: set[sp.Symbol] = set()
     for e in exprs:
         free |= e.free_symbols
     need = tuple(sorted(free - set(chart.coords), key=lambda s: s.name))
-    data.require(need)
+    data.require(need, name)
     order = tuple(s for s in data.symbols if s in set(need))
     return chart, data, order
 
@@ -271,7 +273,7 @@ def data_function_space_metric(model: Any, chart: Chart, inputs: Any, data: Data
     ins = (inputs,) if isinstance(inputs, sp.Symbol) else tuple(inputs)
     if not ins or not all(isinstance(v, sp.Symbol) for v in ins):
         raise CoordinateError(f"`inputs` must be a Symbol or a sequence of Symbols; got {inputs!r}.")
-    chart, data, syms = _check(chart, data, fs)
+    chart, data, syms = _check(chart, data, fs, "measure")
     data.require(ins, "measure")
     extra = [s for s in syms if s not in ins]
     if extra:
