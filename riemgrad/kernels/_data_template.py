@@ -6,8 +6,8 @@ metric), ``KIND`` (0 outer, 1 matrix) and three per-example functions that read
 row ``i`` of the data matrix ``Z``:
 
 - ``_ex_loss(th, Z, i) -> loss``;
-- ``_ex_grad(th, Z, i, g) -> loss`` (adds the gradient into ``g``);
-- ``_ex_full(th, Z, i, g, U, W, G) -> loss`` (adds the gradient into ``g``;
+- ``_ex_grad(th, Z, i, g)`` (adds the gradient into ``g``);
+- ``_ex_full(th, Z, i, g, U, W, G)`` (adds the gradient into ``g``;
   for KIND 0 writes the factors ``U[a, :]`` and weights ``W[a]``, for KIND 1
   adds the per-example matrix's lower triangle into ``G``).
 
@@ -41,7 +41,6 @@ def _givens(R, a):
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _accumulate(th, Z, mode, lam, g, G, U, W, a):
     n = Z.shape[0]
-    L = 0.0
     for k in range(DIM):
         g[k] = 0.0
         for c in range(DIM):
@@ -49,9 +48,9 @@ def _accumulate(th, Z, mode, lam, g, G, U, W, a):
     sq = 1.0 / math.sqrt(n)
     for i in range(n):
         if mode == 0:
-            L += _ex_grad(th, Z, i, g)
+            _ex_grad(th, Z, i, g)
         else:
-            L += _ex_full(th, Z, i, g, U, W, G)
+            _ex_full(th, Z, i, g, U, W, G)
             if KIND == 0:
                 for f in range(NF):
                     w = W[f]
@@ -80,7 +79,7 @@ def _accumulate(th, Z, mode, lam, g, G, U, W, a):
                 a[r] = 0.0
             a[e] = sl
             _givens(G, a)
-    return L * inv
+    return 0
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
@@ -150,9 +149,7 @@ def _check(th, dom):
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _velocity(th, Z, mode, lam, g, G, U, W, a, v):
     # v = -(G + lam I)^{-1} grad L; returns a status code.
-    L = _accumulate(th, Z, mode, lam, g, G, U, W, a)
-    if not math.isfinite(L):
-        return 2
+    _accumulate(th, Z, mode, lam, g, G, U, W, a)
     for k in range(DIM):
         if not math.isfinite(g[k]):
             return 2
@@ -172,7 +169,11 @@ def _evaluate(X, Z, mode, lam, LOSS, GRAD, MET, VEL, STATUS):
     v = np.zeros(DIM)
     for b in range(X.shape[0]):
         th = X[b]
-        LOSS[b] = _accumulate(th, Z, mode, lam, g, G, U, W, a)
+        _accumulate(th, Z, mode, lam, g, G, U, W, a)
+        L = 0.0
+        for i in range(Z.shape[0]):
+            L += _ex_loss(th, Z, i)
+        LOSS[b] = L / Z.shape[0]
         for r in range(DIM):
             GRAD[b, r] = g[r]
             for c in range(DIM):

@@ -13,8 +13,10 @@ the same columns runs on the same compiled kernel.
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
 from ..symbolic._util import Frozen, as_expr
 from ..symbolic.conditional import ConditionalFamily
 from ..symbolic.data_metrics import DataMetric
-from ._cache import load_source
+from ._cache import derivation_key, load_derivation, load_source, store_derivation
 from ._codegen import assignments
 from ._data_template import TEMPLATE
 
@@ -34,6 +36,8 @@ __all__ = ["DataField", "compile_data_flow", "metric_field", "SOLVERS"]
 #: How the metric is solved: an inlined Cholesky of the averaged matrix, or QR of the stacked rows.
 SOLVERS = ("cholesky", "qr")
 
+#: Fingerprint of this generator (its own file and the fixed template): part of every derivation key.
+_OWN = hashlib.sha256((Path(__file__).read_text() + TEMPLATE).encode()).hexdigest()
 _DEC = '@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)'
 _MODES = {"gradient": 0, "identity": 0, "cholesky": 1, "qr": 2}
 
@@ -72,13 +76,15 @@ def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, .
     parts = ["\n".join(head)]
     parts.append(_function("def _ex_loss(th, Z, i):", [loss], ["r"], names, loads, ["    return r"]))
     gt = [f"g{k}" for k in range(d)]
+    # The gradient passes leave the loss out (a log per row that descent does not need); finiteness is
+    # checked on the gradient, and the recorded losses are evaluated afterwards by _ex_loss.
     parts.append(
         _function(
-            "def _ex_grad(th, Z, i, g):", [loss, *grad], ["r", *gt], names, loads,
-            [f"    g[{k}] += g{k}" for k in range(d)] + ["    return r"],
+            "def _ex_grad(th, Z, i, g):", grad, gt, names, loads,
+            [f"    g[{k}] += g{k}" for k in range(d)] + ["    return 0.0"],
         )
     )
-    exprs, targets, tail = [loss, *grad], ["r", *gt], [f"    g[{k}] += g{k}" for k in range(d)]
+    exprs, targets, tail = list(grad), list(gt), [f"    g[{k}] += g{k}" for k in range(d)]
     if kind == 0:
         for a, (w, u) in enumerate(metric.factors):
             exprs.append(w)
@@ -92,7 +98,7 @@ def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, .
                 exprs.append(M[r, c])
                 targets.append(f"m{r}_{c}")
                 tail.append(f"    G[{r}, {c}] += m{r}_{c}")
-    parts.append(_function("def _ex_full(th, Z, i, g, U, W, G):", exprs, targets, names, loads, tail + ["    return r"]))
+    parts.append(_function("def _ex_full(th, Z, i, g, U, W, G):", exprs, targets, names, loads, tail + ["    return 0.0"]))
     return "\n\n".join(parts) + TEMPLATE
 
 
@@ -388,8 +394,18 @@ def compile_data_flow(
     data.require(zsyms)
     if family is not None:
         family.check_labels(data.matrix(family.labels))
-    source = generate_source(metric, lexpr, zsyms)
+    key = derivation_key(
+        "data-kernel", _OWN, sp.srepr(lexpr), sp.srepr(tuple(metric.per_example_exprs())), metric.kind,
+        sp.srepr(metric.chart.coords), sp.srepr(zsyms),
+    )
+    got = load_derivation(key)
+    if got is not None:
+        source = got["source_text"]
+    else:
+        source = generate_source(metric, lexpr, zsyms)
     module, path = load_source(source)
+    if got is None:
+        store_derivation(key, {"source": path.name})
     dom = np.array([{"positive": 1, "negative": -1}.get(k, 0) for k in metric.chart.domain.values()], dtype=np.int64)
     return DataField(
         chart=metric.chart, metric_data=metric, loss_expr=lexpr, family=family, data=data, data_symbols=zsyms,
