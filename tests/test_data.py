@@ -33,7 +33,7 @@ def logistic():
     return m, m.dataset(X, y), A, y
 
 
-# ---------------------------------------------------------------- logistic regression: Hessian, Fisher, empirical Fisher
+# ---------------------------------------------------------------- logistic regression: Hessian, Fisher, empirical
 def test_logistic_hessian_is_xt_w_x_over_n(logistic):
     m, data, A, _ = logistic
     H = rg.hessian_metric(m.loss, m.chart, data=data)

@@ -98,7 +98,8 @@ def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, .
                 exprs.append(M[r, c])
                 targets.append(f"m{r}_{c}")
                 tail.append(f"    G[{r}, {c}] += m{r}_{c}")
-    parts.append(_function("def _ex_full(th, Z, i, g, U, W, G):", exprs, targets, names, loads, tail + ["    return 0.0"]))
+    full = _function("def _ex_full(th, Z, i, g, U, W, G):", exprs, targets, names, loads, tail + ["    return 0.0"])
+    parts.append(full)
     return "\n\n".join(parts) + TEMPLATE
 
 
