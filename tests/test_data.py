@@ -290,3 +290,18 @@ def test_bad_settings():
         field.descend([0.0, 0.0, 0.0], lr=1.0, steps=1)
     with pytest.raises(ArgumentTypeError, match="`metric` must be a DataMetric"):
         rg.compile_data_flow(rg.euclidean_metric(m.chart), m.loss)
+
+
+def test_one_field_swept_over_several_data_sets():
+    m = models.linear_regression(1)
+    fields, runs = [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal(50)
+        data = m.dataset(x, 2 * x - 1 + 0.1 * rng.standard_normal(50))
+        if not fields:
+            fields.append(rg.compile_data_flow(rg.gauss_newton_metric(m.residual, m.chart, data=data), m.loss))
+        runs.append(fields[0].descend([0.0, 0.0], lr=1.0, steps=1, data=data).xs[-1])
+        A = np.c_[np.ones(50), x]
+        np.testing.assert_allclose(runs[-1], np.linalg.lstsq(A, data.column(m.label), rcond=None)[0], rtol=1e-12)
+    assert not np.allclose(runs[0], runs[1])
