@@ -305,3 +305,18 @@ def test_one_field_swept_over_several_data_sets():
         A = np.c_[np.ones(50), x]
         np.testing.assert_allclose(runs[-1], np.linalg.lstsq(A, data.column(m.label), rcond=None)[0], rtol=1e-12)
     assert not np.allclose(runs[0], runs[1])
+
+
+def test_threads_over_starting_points_give_the_same_runs(logistic):
+    m, data, _, _ = logistic
+    field = rg.compile_data_flow(rg.fisher_metric(m.family, data=data), m.family)
+    x0 = RNG.standard_normal((7, 4))
+    one = field.descend(x0, lr=0.5, steps=4, saveat=[0, 2, 4])
+    two = field.descend(x0, lr=0.5, steps=4, saveat=[0, 2, 4], threads=2)
+    np.testing.assert_array_equal(one.xs, two.xs)
+    np.testing.assert_array_equal(one.status, two.status)
+    f1 = field.solve_flow(x0, (0.0, 0.1), dt=0.05)
+    f3 = field.solve_flow(x0, (0.0, 0.1), dt=0.05, threads=3)
+    np.testing.assert_array_equal(f1.xs, f3.xs)
+    with pytest.raises(rg.errors.SolverSettingsError, match="`threads`"):
+        field.descend(x0, lr=0.5, steps=1, threads=0)

@@ -234,6 +234,7 @@ class DataField(Frozen):
         preconditioner: str = "metric",
         damping: float = 0.0,
         data: Dataset | None = None,
+        threads: int = 1,
     ) -> Any:
         """Preconditioned descent theta <- theta - lr (G + damping I)^{-1} grad L, compiled over the rows.
 
@@ -250,6 +251,9 @@ class DataField(Frozen):
         damping : float
             Levenberg-Marquardt style lam >= 0 added to the metric.
         data : Dataset, optional
+        threads : int
+            Starting points are split into this many contiguous chunks run on
+            threads (the kernels release the GIL); 1 runs them in order.
 
         Returns
         -------
@@ -268,7 +272,8 @@ class DataField(Frozen):
         st = np.zeros(X.shape[0], dtype=np.int64)
         kf = np.zeros(X.shape[0], dtype=np.int64)
         mode = self._mode(preconditioner)
-        self._module._descend(X, Z, float(lr), int(steps), mode, _damping(damping), self._dom, idx, XS, st, kf)
+        _chunks(self._module._descend, X, (Z, float(lr), int(steps), mode, _damping(damping), self._dom, idx),
+                XS, st, kf, threads)
         name = self.metric_data.name if mode else "identity"
         return DescentResult(
             ks=idx, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
@@ -285,6 +290,7 @@ class DataField(Frozen):
         saveat: Any = None,
         damping: float = 0.0,
         data: Dataset | None = None,
+        threads: int = 1,
     ) -> Any:
         """The gradient flow d theta/dt = -(G + damping I)^{-1} grad L by fixed-step RK4.
 
@@ -298,6 +304,9 @@ class DataField(Frozen):
             Times to record, on the step grid (default: t0 and t1).
         damping : float
         data : Dataset, optional
+        threads : int
+            Starting points are split into this many contiguous chunks run on
+            threads (the kernels release the GIL); 1 runs them in order.
 
         Returns
         -------
@@ -326,12 +335,38 @@ class DataField(Frozen):
         st = np.zeros(X.shape[0], dtype=np.int64)
         kf = np.zeros(X.shape[0], dtype=np.int64)
         mode = _MODES[self.solver]
-        self._module._rk4(X, Z, h, nsteps, mode, _damping(damping), self._dom, idx, XS, st, kf)
+        _chunks(self._module._rk4, X, (Z, h, nsteps, mode, _damping(damping), self._dom, idx), XS, st, kf, threads)
         return FlowResult(
             ts=t0 + idx * h, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
             t_final=(t0 + kf * h).reshape(shape), n_steps=kf.reshape(shape), chart=self.chart, stepper="rk4",
             _loss_fn=lambda P: self.loss(P, data),
         )
+
+
+def _chunks(
+    kernel: Any, X: np.ndarray, args: tuple, XS: np.ndarray, st: np.ndarray, kf: np.ndarray, threads: Any
+) -> None:
+    """Run ``kernel`` over the starting points, in ``threads`` contiguous chunks (each with its own arrays)."""
+    if int(threads) != threads or threads < 1:
+        raise SolverSettingsError(f"`threads` must be a positive integer; got {threads!r}.")
+    B = X.shape[0]
+    k = min(int(threads), B)
+    if k <= 1:
+        kernel(X, *args, XS, st, kf)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, B, k + 1).astype(int)
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        parts.append((lo, hi, np.ascontiguousarray(X[lo:hi]), np.full((XS.shape[0], hi - lo, XS.shape[2]), np.nan),
+                      np.zeros(hi - lo, dtype=np.int64), np.zeros(hi - lo, dtype=np.int64)))
+    with ThreadPoolExecutor(k) as pool:
+        list(pool.map(lambda p: kernel(p[2], *args, p[3], p[4], p[5]), parts))
+    for lo, hi, _, xs, s, f in parts:
+        XS[:, lo:hi] = xs
+        st[lo:hi] = s
+        kf[lo:hi] = f
 
 
 def _damping(lam: Any) -> float:
