@@ -2,14 +2,16 @@
 
 The generated part (see :mod:`riemgrad.kernels.data_kernels`) defines, above
 this text, the constants ``DIM`` (coordinates), ``NF`` (factors of an "outer"
-metric), ``KIND`` (0 outer, 1 matrix) and three per-example functions that read
-row ``i`` of the data matrix ``Z``:
+metric), ``KIND`` (0 outer, 1 matrix) and three functions that loop over the
+rows of the data matrix ``Z`` with the coordinates loaded once and the gradient
+summed in local scalars:
 
-- ``_ex_loss(th, Z, i) -> loss``;
-- ``_ex_grad(th, Z, i, g)`` (adds the gradient into ``g``);
-- ``_ex_full(th, Z, i, g, U, W, G)`` (adds the gradient into ``g``;
-  for KIND 0 writes the factors ``U[a, :]`` and weights ``W[a]``, for KIND 1
-  adds the per-example matrix's lower triangle into ``G``).
+- ``_rows_loss(th, Z)``: the sum of the per-example losses;
+- ``_rows_grad(th, Z, g)``: g = the sum of the per-example gradients;
+- ``_rows_full(th, Z, mode, g, U, W, G, a, sq)``: the gradients into ``g`` and
+  the metric: for KIND 0 each row's factors ``U[a, :]`` and weights ``W[a]`` go
+  through ``_outer`` (defined here), for KIND 1 the per-example matrix's lower
+  triangle is added into ``G``.
 
 Modes: 0 gradient only (identity metric), 1 metric by Cholesky of the
 averaged Gram/Hessian matrix, 2 metric by a streamed Givens QR of the rows
@@ -38,32 +40,33 @@ def _givens(R, a):
             a[j] = c * u - s * t
 
 
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True, inline="always")
+def _outer(mode, U, W, G, a, sq):
+    # One row's factors into the metric: the Gram matrix's lower triangle (mode 1) or the R factor (mode 2).
+    for f in range(NF):
+        w = W[f]
+        if mode == 1:
+            for r in range(DIM):
+                wr = w * U[f, r]
+                for c in range(r + 1):
+                    G[r, c] += wr * U[f, c]
+        else:
+            sw = math.sqrt(w) * sq
+            for r in range(DIM):
+                a[r] = sw * U[f, r]
+            _givens(G, a)
+
+
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _accumulate(th, Z, mode, lam, g, G, U, W, a):
     n = Z.shape[0]
-    for k in range(DIM):
-        g[k] = 0.0
+    for r in range(DIM):
         for c in range(DIM):
-            G[k, c] = 0.0
-    sq = 1.0 / math.sqrt(n)
-    for i in range(n):
-        if mode == 0:
-            _ex_grad(th, Z, i, g)
-        else:
-            _ex_full(th, Z, i, g, U, W, G)
-            if KIND == 0:
-                for f in range(NF):
-                    w = W[f]
-                    if mode == 1:
-                        for r in range(DIM):
-                            wr = w * U[f, r]
-                            for c in range(r + 1):
-                                G[r, c] += wr * U[f, c]
-                    else:
-                        sw = math.sqrt(w) * sq
-                        for r in range(DIM):
-                            a[r] = sw * U[f, r]
-                        _givens(G, a)
+            G[r, c] = 0.0
+    if mode == 0:
+        _rows_grad(th, Z, g)
+    else:
+        _rows_full(th, Z, mode, g, U, W, G, a, 1.0 / math.sqrt(n))
     inv = 1.0 / n
     for k in range(DIM):
         g[k] *= inv
@@ -170,10 +173,7 @@ def _evaluate(X, Z, mode, lam, LOSS, GRAD, MET, VEL, STATUS):
     for b in range(X.shape[0]):
         th = X[b]
         _accumulate(th, Z, mode, lam, g, G, U, W, a)
-        L = 0.0
-        for i in range(Z.shape[0]):
-            L += _ex_loss(th, Z, i)
-        LOSS[b] = L / Z.shape[0]
+        LOSS[b] = _rows_loss(th, Z) / Z.shape[0]
         for r in range(DIM):
             GRAD[b, r] = g[r]
             for c in range(DIM):
@@ -191,12 +191,8 @@ def _evaluate(X, Z, mode, lam, LOSS, GRAD, MET, VEL, STATUS):
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _losses(X, Z, OUT):
-    n = Z.shape[0]
     for b in range(X.shape[0]):
-        L = 0.0
-        for i in range(n):
-            L += _ex_loss(X[b], Z, i)
-        OUT[b] = L / n
+        OUT[b] = _rows_loss(X[b], Z) / Z.shape[0]
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)

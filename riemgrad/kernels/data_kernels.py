@@ -42,13 +42,23 @@ _DEC = '@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)'
 _MODES = {"gradient": 0, "identity": 0, "cholesky": 1, "qr": 2}
 
 
-def _function(header: str, exprs: list, targets: list, names: dict, loads: list, tail: list) -> str:
-    body = assignments(exprs, targets, names) if exprs else []
-    return "\n".join([_DEC, header, *loads, *body, *tail]) + "\n"
+def _rows(header: str, exprs: list, targets: list, names: dict, tloads: list, zloads: list, per_row: list,
+          pre: list, post: list) -> str:
+    """A function that loads the coordinates once, loops over the rows and runs ``per_row`` after the body."""
+    body = assignments(exprs, targets, names, indent="        ") if exprs else []
+    lines = [_DEC, header, *tloads, *pre, "    for i in range(Z.shape[0]):", *zloads, *body, *per_row, *post]
+    return "\n".join(lines) + "\n"
 
 
 def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, ...]) -> str:
-    """The generated module for ``metric`` and the per-example ``loss`` (data symbols in ``zsyms`` order)."""
+    """The generated module for ``metric`` and the per-example ``loss`` (data symbols in ``zsyms`` order).
+
+    Three functions loop over the rows of ``Z`` with the coordinates loaded once and the gradient
+    accumulated in local scalars (registers): ``_rows_loss(th, Z)`` (the sum of the losses),
+    ``_rows_grad(th, Z, g)`` (g = the sum of the gradients) and ``_rows_full(th, Z, mode, g, U, W, G, a, sq)``
+    (the gradients, and the metric: the factors handed to the template's ``_outer`` per row, or the
+    per-example matrix added into ``G``).
+    """
     coords = metric.chart.coords
     d = len(coords)
     names = {c: f"t{k}" for k, c in enumerate(coords)}
@@ -56,9 +66,10 @@ def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, .
     used = set()
     for e in [loss, *metric.per_example_exprs()]:
         used |= e.free_symbols
-    loads = [f"    t{k} = th[{k}]" for k in range(d)]
-    loads += [f"    z{k} = Z[i, {k}]" for k, s in enumerate(zsyms) if s in used]
-    grad = [sp.diff(loss, c) for c in coords]
+    tloads = [f"    t{k} = th[{k}]" for k in range(d)]
+    zloads = [f"        z{k} = Z[i, {k}]" for k, s in enumerate(zsyms) if s in used]
+    # factor_terms pulls the common per-row factor out (x_k (q - y) instead of q x_k - x_k y), so cse shares it.
+    grad = [sp.factor_terms(sp.diff(loss, c)) for c in coords]
     nf = len(metric.factors) if metric.kind == "outer" else 0
     kind = 0 if metric.kind == "outer" else 1
     head = [
@@ -74,32 +85,36 @@ def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, .
         "",
     ]
     parts = ["\n".join(head)]
-    parts.append(_function("def _ex_loss(th, Z, i):", [loss], ["r"], names, loads, ["    return r"]))
-    gt = [f"g{k}" for k in range(d)]
-    # The gradient passes leave the loss out (a log per row that descent does not need); finiteness is
-    # checked on the gradient, and the recorded losses are evaluated afterwards by _ex_loss.
     parts.append(
-        _function(
-            "def _ex_grad(th, Z, i, g):", grad, gt, names, loads,
-            [f"    g[{k}] += g{k}" for k in range(d)] + ["    return 0.0"],
-        )
+        _rows("def _rows_loss(th, Z):", [loss], ["r"], names, tloads, zloads, ["        acc += r"],
+              ["    acc = 0.0"], ["    return acc"])
     )
-    exprs, targets, tail = list(grad), list(gt), [f"    g[{k}] += g{k}" for k in range(d)]
+    gt = [f"g{k}" for k in range(d)]
+    pre = [f"    s{k} = 0.0" for k in range(d)]
+    acc = [f"        s{k} += g{k}" for k in range(d)]
+    post = [f"    g[{k}] = s{k}" for k in range(d)]
+    # The gradient passes leave the loss out (a log per row that descent does not need); finiteness is
+    # checked on the gradient, and the recorded losses are evaluated afterwards by _rows_loss.
+    parts.append(_rows("def _rows_grad(th, Z, g):", grad, gt, names, tloads, zloads, acc, pre, post))
+    exprs, targets, per_row = list(grad), list(gt), list(acc)
     if kind == 0:
         for a, (w, u) in enumerate(metric.factors):
             exprs.append(w)
             targets.append(f"W[{a}]")
             exprs.extend(u)
             targets.extend(f"U[{a}, {k}]" for k in range(d))
+        per_row.append("        _outer(mode, U, W, G, a, sq)")
     else:
         M = metric.per_example
         for r in range(d):
             for c in range(r + 1):
                 exprs.append(M[r, c])
                 targets.append(f"m{r}_{c}")
-                tail.append(f"    G[{r}, {c}] += m{r}_{c}")
-    full = _function("def _ex_full(th, Z, i, g, U, W, G):", exprs, targets, names, loads, tail + ["    return 0.0"])
-    parts.append(full)
+                per_row.append(f"        G[{r}, {c}] += m{r}_{c}")
+    parts.append(
+        _rows("def _rows_full(th, Z, mode, g, U, W, G, a, sq):", exprs, targets, names, tloads, zloads, per_row,
+              pre, post)
+    )
     return "\n\n".join(parts) + TEMPLATE
 
 
