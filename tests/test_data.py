@@ -320,3 +320,33 @@ def test_threads_over_starting_points_give_the_same_runs(logistic):
     np.testing.assert_array_equal(f1.xs, f3.xs)
     with pytest.raises(rg.errors.SolverSettingsError, match="`threads`"):
         field.descend(x0, lr=0.5, steps=1, threads=0)
+
+
+def _five_metrics():
+    m = models.logistic_regression(1)
+    data = m.dataset([0.5, -1.25, 2.0, 0.1, 0.1], [1, 0, 1, 1, 0])  # a repeated input with both labels
+    return {
+        "function-space": rg.function_space_metric(m.output, m.chart, m.inputs, measure=data),
+        "gauss-newton": rg.gauss_newton_metric(sp.tanh(m.output) - m.label, m.chart, data=data),
+        "hessian": rg.hessian_metric(m.loss, m.chart, data=data),
+        "fisher": rg.fisher_metric(m.family, data=data),
+        "empirical-fisher": rg.empirical_fisher_metric(m.family, data=data),
+    }
+
+
+@pytest.mark.parametrize("name", list(_five_metrics()))
+def test_every_data_metric_compiled_equals_sympy_evaluating_the_per_example_matrix(name):
+    g = _five_metrics()[name]
+    M = g.per_example
+    assert M == M.T
+    rows = [dict(zip(g.data_symbols, r)) for r in g.data.matrix(g.data_symbols)]
+    pts = np.array([[0.3, -0.7], [-1.1, 0.4]])
+    got = g.evaluate(pts)
+    assert got.shape == (2, 2, 2)
+    for p, G in zip(pts, got):
+        at = dict(zip(g.chart.coords, p))
+        want = sum(np.array(M.subs(at).subs(r).evalf(30), dtype=float) for r in rows) / len(rows)
+        np.testing.assert_allclose(G, want, rtol=1e-12)
+        assert np.all(np.linalg.eigvalsh(G) > 0)
+    latex = g._repr_latex_()
+    assert latex.startswith("$\\displaystyle g_{ij} = \\mathbb{E}_{\\mathrm{data}}") and "n = 5" in latex
