@@ -186,3 +186,15 @@ def test_natural_gradient_flow_of_an_mlp_is_invariant_under_reparameterization()
     np.testing.assert_allclose(mapped, a.xs, rtol=0, atol=1e-8)
     np.testing.assert_allclose(a.losses, b.losses, rtol=1e-10)
     assert np.abs(a.xs[-1] - a.xs[0]).max() > 1e-2  # the flow moved
+
+
+def test_vector_output_mlp_fisher_is_the_gauss_newton_metric():
+    m = models.mlp((1, 2, 2), "tanh")  # two normal outputs with unit variance: Fisher = E[J^T J] = GN
+    x = np.linspace(-1, 1, 9)
+    data = rg.Dataset({m.inputs[0]: x, m.label: np.c_[np.sin(x), np.cos(x)]})
+    t = np.random.default_rng(3).standard_normal(m.chart.dim)
+    F = rg.fisher_metric(m.family, data=data).evaluate(t)
+    G = rg.gauss_newton_metric(m.residual, m.chart, data=data).evaluate(t)
+    np.testing.assert_allclose(F, G, rtol=1e-13)
+    with pytest.raises(rg.errors.ArgumentTypeError, match="`data` must be a riemgrad.data.Dataset"):
+        rg.fisher_metric(m.family)

@@ -420,9 +420,9 @@ def fisher_metric(family: ParametricFamily, method: str = "auto", data: Any = No
     ...
     riemgrad.errors.MethodNotApplicableError: ...
     """
-    if data is not None or type(family).__name__ == "ConditionalFamily":  # p(y | x; theta) over a Dataset
-        from .data_metrics import conditional_fisher_metric
+    from .data_metrics import ConditionalFamily, conditional_fisher_metric
 
+    if data is not None or isinstance(family, ConditionalFamily):  # p(y | x; theta) over a Dataset
         return conditional_fisher_metric(family, data)
     return _fisher(family, method)[0]
 
