@@ -37,6 +37,7 @@ __all__ = [
     "ArgumentTypeError",
     "ConvergenceError",
     "DomainError",
+    "DataError",
 ]
 
 
@@ -106,3 +107,7 @@ class ConvergenceError(RiemgradError, RuntimeError):
 
 class DomainError(RiemgradError, ValueError):
     """A point lies outside its chart's domain (e.g. sigma <= 0 on a chart with sigma positive)."""
+
+
+class DataError(RiemgradError, ValueError):
+    """Data values are unusable: NaN or inf, or labels outside the output family's support."""

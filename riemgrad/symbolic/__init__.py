@@ -6,6 +6,8 @@ Everything here is immutable SymPy; nothing is compiled. Derived quantities
 
 from ._util import simplify_expr
 from .charts import Chart, ChartMap, Manifold
+from .conditional import ConditionalFamily
+from .data_metrics import DataMetric, empirical_fisher_metric
 from .fisher import ParametricFamily, fisher_metric, kl_divergence
 from .metric import Metric, euclidean_metric
 from .model_metrics import function_space_metric, gauss_newton_metric, hessian_metric, induced_metric
@@ -14,3 +16,4 @@ from .tensor import Tensor
 __all__ = ["Manifold", "Chart", "ChartMap", "Tensor", "Metric", "euclidean_metric", "simplify_expr"]
 __all__ += ["ParametricFamily", "fisher_metric", "kl_divergence"]
 __all__ += ["hessian_metric", "gauss_newton_metric", "induced_metric", "function_space_metric"]
+__all__ += ["ConditionalFamily", "DataMetric", "empirical_fisher_metric"]

@@ -357,7 +357,7 @@ class ParametricFamily(Frozen):
 
 
 # ====================================================================== Fisher
-def fisher_metric(family: ParametricFamily, method: str = "auto") -> Metric:
+def fisher_metric(family: ParametricFamily, method: str = "auto", data: Any = None) -> Metric:
     """The Fisher information metric of one observation, exactly, on ``family.chart``.
 
     Parameters
@@ -420,6 +420,10 @@ def fisher_metric(family: ParametricFamily, method: str = "auto") -> Metric:
     ...
     riemgrad.errors.MethodNotApplicableError: ...
     """
+    from .data_metrics import ConditionalFamily, conditional_fisher_metric
+
+    if data is not None or isinstance(family, ConditionalFamily):  # p(y | x; theta) over a Dataset
+        return conditional_fisher_metric(family, data)
     return _fisher(family, method)[0]
 
 
