@@ -1,4 +1,4 @@
-"""The fixed part of a generated data kernel: row loops, accumulation, solves, descent and RK4.
+"""The fixed part of a generated data kernel: accumulation, solves, descent and RK4.
 
 The generated part (see :mod:`riemgrad.kernels.data_kernels`) defines, above
 this text, the constants ``DIM`` (coordinates), ``NF`` (factors of an "outer"
@@ -8,20 +8,76 @@ summed in local scalars:
 
 - ``_rows_loss(th, Z)``: the sum of the per-example losses;
 - ``_rows_grad(th, Z, g)``: g = the sum of the per-example gradients;
-- ``_rows_full(th, Z, mode, g, U, W, G, a, sq)``: the gradients into ``g`` and
-  the metric: for KIND 0 each row's factors ``U[a, :]`` and weights ``W[a]`` go
-  through ``_outer`` (defined here), for KIND 1 the per-example matrix's lower
-  triangle is added into ``G``.
+- ``_rows_full(th, Z, g, U, W, G, a, sq)``: the gradients into ``g`` and the
+  metric: for KIND 0 each row's factors ``U[a, :]`` and weights ``W[a]`` go
+  through the inlined ``_outer`` (written for the field's solver), for KIND 1
+  the per-example matrix's lower triangle is added into ``G``.
 
-Modes: 0 gradient only (identity metric), 1 metric by Cholesky of the
-averaged Gram/Hessian matrix, 2 metric by a streamed Givens QR of the rows
-sqrt(w_a / n) u_a (KIND 0 only; the Gram matrix is never formed). Damping
-lam adds lam * I (mode 1) or the rows sqrt(lam) e_k (mode 2).
+Each module is written for one solver (:data:`SOLVER_PARTS`): "cholesky"
+(the averaged Gram/Hessian matrix, factorized in place) or "qr" (a streamed
+Givens QR of the rows sqrt(w_a / n) u_a; the Gram matrix is never formed).
+Damping lam adds lam * I, or the rows sqrt(lam) e_k. Every run comes in two
+variants, ``_0`` (gradient only, the identity metric) and ``_m`` (the metric),
+so that Numba compiles only the variant a run calls: a first Newton step
+never compiles the gradient-only loop, nor a Cholesky field the Givens code.
 """
 
-TEMPLATE = r'''
+#: Per solver: the row-to-metric update ``_outer`` (inlined into ``_rows_full``), the damping and the solve.
+SOLVER_PARTS = {
+    "cholesky": r'''
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True, inline="always")
+def _outer(U, W, G, a, sq):
+    for f in range(NF):
+        w = W[f]
+        for r in range(DIM):
+            wr = w * U[f, r]
+            for c in range(r + 1):
+                G[r, c] += wr * U[f, c]
 
-# ---------------------------------------------------------------- fixed part
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True, inline="always")
+def _finish(G, lam, inv, a):
+    for r in range(DIM):
+        for c in range(r + 1):
+            G[r, c] *= inv
+        G[r, r] += lam
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def _solve(G, g, v):
+    # v = G^{-1} g by Cholesky of G's lower triangle, factorized in place; 3 if not positive definite.
+    for c in range(DIM):
+        s = G[c, c]
+        d = abs(s)
+        for k in range(c):
+            s -= G[c, k] * G[c, k]
+        if not s > 1e-14 * d:
+            return 3
+        s = math.sqrt(s)
+        G[c, c] = s
+        for r in range(c + 1, DIM):
+            t = G[r, c]
+            for k in range(c):
+                t -= G[r, k] * G[c, k]
+            G[r, c] = t / s
+    for r in range(DIM):
+        t = g[r]
+        for k in range(r):
+            t -= G[r, k] * v[k]
+        v[r] = t / G[r, r]
+    for r in range(DIM - 1, -1, -1):
+        t = v[r]
+        for k in range(r + 1, DIM):
+            t -= G[k, r] * v[k]
+        v[r] = t / G[r, r]
+    return 0
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True, inline="always")
+def _metric_entry(G, r, c):
+    return G[max(r, c), min(r, c)]
+''',
+    "qr": r'''
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _givens(R, a):
     for k in range(DIM):
@@ -41,83 +97,28 @@ def _givens(R, a):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True, inline="always")
-def _outer(mode, U, W, G, a, sq):
-    # One row's factors into the metric: the Gram matrix's lower triangle (mode 1) or the R factor (mode 2).
+def _outer(U, W, G, a, sq):
     for f in range(NF):
-        w = W[f]
-        if mode == 1:
-            for r in range(DIM):
-                wr = w * U[f, r]
-                for c in range(r + 1):
-                    G[r, c] += wr * U[f, c]
-        else:
-            sw = math.sqrt(w) * sq
-            for r in range(DIM):
-                a[r] = sw * U[f, r]
-            _givens(G, a)
-
-
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _accumulate(th, Z, mode, lam, g, G, U, W, a):
-    n = Z.shape[0]
-    for r in range(DIM):
-        for c in range(DIM):
-            G[r, c] = 0.0
-    if mode == 0:
-        _rows_grad(th, Z, g)
-    else:
-        _rows_full(th, Z, mode, g, U, W, G, a, 1.0 / math.sqrt(n))
-    inv = 1.0 / n
-    for k in range(DIM):
-        g[k] *= inv
-    if mode == 1:
+        sw = math.sqrt(W[f]) * sq
         for r in range(DIM):
-            for c in range(r + 1):
-                G[r, c] *= inv
-            G[r, r] += lam
-    elif mode == 2 and lam > 0.0:
+            a[r] = sw * U[f, r]
+        _givens(G, a)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True, inline="always")
+def _finish(G, lam, inv, a):
+    if lam > 0.0:
         sl = math.sqrt(lam)
         for e in range(DIM):
             for r in range(DIM):
                 a[r] = 0.0
             a[e] = sl
             _givens(G, a)
-    return 0
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _solve(G, g, v, mode):
-    # v = G^{-1} g with G's lower triangle (mode 1, factorized in place) or v = (R^T R)^{-1} g (mode 2).
-    if mode == 0:
-        for k in range(DIM):
-            v[k] = g[k]
-        return 0
-    if mode == 1:
-        for c in range(DIM):
-            s = G[c, c]
-            d = abs(s)
-            for k in range(c):
-                s -= G[c, k] * G[c, k]
-            if not s > 1e-14 * d:
-                return 3
-            s = math.sqrt(s)
-            G[c, c] = s
-            for r in range(c + 1, DIM):
-                t = G[r, c]
-                for k in range(c):
-                    t -= G[r, k] * G[c, k]
-                G[r, c] = t / s
-        for r in range(DIM):
-            t = g[r]
-            for k in range(r):
-                t -= G[r, k] * v[k]
-            v[r] = t / G[r, r]
-        for r in range(DIM - 1, -1, -1):
-            t = v[r]
-            for k in range(r + 1, DIM):
-                t -= G[k, r] * v[k]
-            v[r] = t / G[r, r]
-        return 0
+def _solve(G, g, v):
+    # v = (R^T R)^{-1} g with R the streamed factor; 3 if R is numerically singular.
     big = 0.0
     for k in range(DIM):
         big = max(big, abs(G[k, k]))
@@ -138,6 +139,18 @@ def _solve(G, g, v, mode):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def _metric_entry(G, r, c):
+    t = 0.0
+    for k in range(min(r, c) + 1):
+        t += G[k, r] * G[k, c]
+    return t
+''',
+}
+
+TEMPLATE = r'''
+
+# ---------------------------------------------------------------- fixed part
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _check(th, dom):
     for k in range(DIM):
         if not math.isfinite(th[k]):
@@ -150,41 +163,69 @@ def _check(th, dom):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _velocity(th, Z, mode, lam, g, G, U, W, a, v):
-    # v = -(G + lam I)^{-1} grad L; returns a status code.
-    _accumulate(th, Z, mode, lam, g, G, U, W, a)
+def _velocity_0(th, Z, lam, g, G, U, W, a, v):
+    # v = -grad L (the identity metric); returns a status code.
+    _rows_grad(th, Z, g)
+    inv = 1.0 / Z.shape[0]
     for k in range(DIM):
+        g[k] *= inv
         if not math.isfinite(g[k]):
             return 2
-    st = _solve(G, g, v, mode)
+        v[k] = -g[k]
+    return 0
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def _velocity_m(th, Z, lam, g, G, U, W, a, v):
+    # v = -(G + lam I)^{-1} grad L with G = E_data[m]; returns a status code.
+    n = Z.shape[0]
+    for r in range(DIM):
+        for c in range(DIM):
+            G[r, c] = 0.0
+    _rows_full(th, Z, g, U, W, G, a, 1.0 / math.sqrt(n))
+    inv = 1.0 / n
+    for k in range(DIM):
+        g[k] *= inv
+        if not math.isfinite(g[k]):
+            return 2
+    _finish(G, lam, inv, a)
+    st = _solve(G, g, v)
     for k in range(DIM):
         v[k] = -v[k]
     return st
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _evaluate(X, Z, mode, lam, LOSS, GRAD, MET, VEL, STATUS):
+def _gradients(X, Z, GRAD):
+    g = np.zeros(DIM)
+    for b in range(X.shape[0]):
+        _rows_grad(X[b], Z, g)
+        for r in range(DIM):
+            GRAD[b, r] = g[r] / Z.shape[0]
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def _evaluate(X, Z, lam, GRAD, MET, VEL, STATUS):
+    # The gradient, the metric (+ lam I) and the velocity at each point, by the field's solver.
     g = np.zeros(DIM)
     G = np.zeros((DIM, DIM))
     U = np.zeros((max(NF, 1), DIM))
     W = np.zeros(max(NF, 1))
     a = np.zeros(DIM)
     v = np.zeros(DIM)
+    n = Z.shape[0]
     for b in range(X.shape[0]):
-        th = X[b]
-        _accumulate(th, Z, mode, lam, g, G, U, W, a)
-        LOSS[b] = _rows_loss(th, Z) / Z.shape[0]
         for r in range(DIM):
+            for c in range(DIM):
+                G[r, c] = 0.0
+        _rows_full(X[b], Z, g, U, W, G, a, 1.0 / math.sqrt(n))
+        _finish(G, lam, 1.0 / n, a)
+        for r in range(DIM):
+            g[r] /= n
             GRAD[b, r] = g[r]
             for c in range(DIM):
-                if mode == 1:
-                    MET[b, r, c] = G[max(r, c), min(r, c)]
-                elif mode == 2:
-                    t = 0.0
-                    for k in range(min(r, c) + 1):
-                        t += G[k, r] * G[k, c]
-                    MET[b, r, c] = t
-        STATUS[b] = _solve(G, g, v, mode)
+                MET[b, r, c] = _metric_entry(G, r, c)
+        STATUS[b] = _solve(G, g, v)
         for r in range(DIM):
             VEL[b, r] = -v[r]
 
@@ -195,8 +236,12 @@ def _losses(X, Z, OUT):
         OUT[b] = _rows_loss(X[b], Z) / Z.shape[0]
 
 
+'''
+
+#: The runs, written once with SUFFIX standing for the velocity variant (_0 or _m).
+RUNS = r'''
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _descend(X, Z, lr, steps, mode, lam, dom, save_idx, XS, STATUS, KF):
+def _descendSUFFIX(X, Z, lr, steps, lam, dom, save_idx, XS, STATUS, KF):
     g = np.zeros(DIM)
     G = np.zeros((DIM, DIM))
     U = np.zeros((max(NF, 1), DIM))
@@ -218,7 +263,7 @@ def _descend(X, Z, lr, steps, mode, lam, dom, save_idx, XS, STATUS, KF):
         for step in range(1, steps + 1):
             if st != 0:
                 break
-            st = _velocity(th, Z, mode, lam, g, G, U, W, a, v)
+            st = _velocitySUFFIX(th, Z, lam, g, G, U, W, a, v)
             if st != 0:
                 break
             for k in range(DIM):
@@ -235,7 +280,7 @@ def _descend(X, Z, lr, steps, mode, lam, dom, save_idx, XS, STATUS, KF):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _rk4(X, Z, dt, nsteps, mode, lam, dom, save_idx, XS, STATUS, KF):
+def _rk4SUFFIX(X, Z, dt, nsteps, lam, dom, save_idx, XS, STATUS, KF):
     g = np.zeros(DIM)
     G = np.zeros((DIM, DIM))
     U = np.zeros((max(NF, 1), DIM))
@@ -261,25 +306,25 @@ def _rk4(X, Z, dt, nsteps, mode, lam, dom, save_idx, XS, STATUS, KF):
         for step in range(1, nsteps + 1):
             if st != 0:
                 break
-            st = _velocity(th, Z, mode, lam, g, G, U, W, a, k1)
+            st = _velocitySUFFIX(th, Z, lam, g, G, U, W, a, k1)
             if st == 0:
                 for k in range(DIM):
                     y[k] = th[k] + 0.5 * dt * k1[k]
                 st = _check(y, dom)
                 if st == 0:
-                    st = _velocity(y, Z, mode, lam, g, G, U, W, a, k2)
+                    st = _velocitySUFFIX(y, Z, lam, g, G, U, W, a, k2)
             if st == 0:
                 for k in range(DIM):
                     y[k] = th[k] + 0.5 * dt * k2[k]
                 st = _check(y, dom)
                 if st == 0:
-                    st = _velocity(y, Z, mode, lam, g, G, U, W, a, k3)
+                    st = _velocitySUFFIX(y, Z, lam, g, G, U, W, a, k3)
             if st == 0:
                 for k in range(DIM):
                     y[k] = th[k] + dt * k3[k]
                 st = _check(y, dom)
                 if st == 0:
-                    st = _velocity(y, Z, mode, lam, g, G, U, W, a, k4)
+                    st = _velocitySUFFIX(y, Z, lam, g, G, U, W, a, k4)
             if st != 0:
                 break
             for k in range(DIM):

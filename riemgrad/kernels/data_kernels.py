@@ -14,6 +14,7 @@ the same columns runs on the same compiled kernel.
 from __future__ import annotations
 
 import hashlib
+import os
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ from ..symbolic.conditional import ConditionalFamily
 from ..symbolic.data_metrics import DataMetric
 from .cache import derivation_key, load_derivation, load_source, store_derivation
 from .codegen.printer import assignments
-from ._data_template import TEMPLATE
+from ._data_template import RUNS, SOLVER_PARTS, TEMPLATE
 
 __all__ = ["DataField", "compile_data_flow", "metric_field", "SOLVERS"]
 
@@ -37,9 +38,8 @@ __all__ = ["DataField", "compile_data_flow", "metric_field", "SOLVERS"]
 SOLVERS = ("cholesky", "qr")
 
 #: Fingerprint of this generator (its own file and the fixed template): part of every derivation key.
-_OWN = hashlib.sha256((Path(__file__).read_text() + TEMPLATE).encode()).hexdigest()
+_OWN = hashlib.sha256((Path(__file__).read_text() + TEMPLATE + RUNS + repr(SOLVER_PARTS)).encode()).hexdigest()
 _DEC = '@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)'
-_MODES = {"gradient": 0, "identity": 0, "cholesky": 1, "qr": 2}
 
 
 def _rows(header: str, exprs: list, targets: list, names: dict, tloads: list, zloads: list, per_row: list,
@@ -50,12 +50,12 @@ def _rows(header: str, exprs: list, targets: list, names: dict, tloads: list, zl
     return "\n".join(lines) + "\n"
 
 
-def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, ...]) -> str:
-    """The generated module for ``metric`` and the per-example ``loss`` (data symbols in ``zsyms`` order).
+def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, ...], solver: str = "cholesky") -> str:
+    """The generated module for ``metric``, the per-example ``loss`` (data symbols in ``zsyms`` order) and ``solver``.
 
     Three functions loop over the rows of ``Z`` with the coordinates loaded once and the gradient
     accumulated in local scalars (registers): ``_rows_loss(th, Z)`` (the sum of the losses),
-    ``_rows_grad(th, Z, g)`` (g = the sum of the gradients) and ``_rows_full(th, Z, mode, g, U, W, G, a, sq)``
+    ``_rows_grad(th, Z, g)`` (g = the sum of the gradients) and ``_rows_full(th, Z, g, U, W, G, a, sq)``
     (the gradients, and the metric: the factors handed to the template's ``_outer`` per row, or the
     per-example matrix added into ``G``).
     """
@@ -103,7 +103,7 @@ def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, .
             targets.append(f"W[{a}]")
             exprs.extend(u)
             targets.extend(f"U[{a}, {k}]" for k in range(d))
-        per_row.append("        _outer(mode, U, W, G, a, sq)")
+        per_row.append("        _outer(U, W, G, a, sq)")
     else:
         M = metric.per_example
         for r in range(d):
@@ -112,10 +112,11 @@ def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, .
                 targets.append(f"m{r}_{c}")
                 per_row.append(f"        G[{r}, {c}] += m{r}_{c}")
     parts.append(
-        _rows("def _rows_full(th, Z, mode, g, U, W, G, a, sq):", exprs, targets, names, tloads, zloads, per_row,
+        _rows("def _rows_full(th, Z, g, U, W, G, a, sq):", exprs, targets, names, tloads, zloads, per_row,
               pre, post)
     )
-    return "\n\n".join(parts) + TEMPLATE
+    runs = RUNS.replace("SUFFIX", "_0").split("\n\n\n")[0] + "\n\n\n" + RUNS.replace("SUFFIX", "_m")
+    return "\n\n".join(parts) + SOLVER_PARTS[solver] + TEMPLATE + "\n\n" + runs
 
 
 class DataField(Frozen):
@@ -181,30 +182,39 @@ class DataField(Frozen):
             self.family.check_labels(data.matrix(self.family.labels))
         return data.matrix(self.data_symbols)
 
+    def _lam(self, damping: Any) -> float:
+        return _damping(self.damping if damping is None else damping)
+
     def _points(self, x: Any, name: str = "x") -> tuple[np.ndarray, tuple[int, ...]]:
         X = np.array(x, dtype=float)
         if X.ndim not in (1, 2) or X.shape[-1] != self.dim:
             raise ShapeError(f"`{name}` must have shape ({self.dim},) or (batch, {self.dim}); got {X.shape}.")
         return np.ascontiguousarray(X.reshape(-1, self.dim)), X.shape[:-1]
 
-    def _mode(self, preconditioner: str) -> int:
-        if preconditioner == "metric":
-            return _MODES[self.solver]
+    def _mode(self, preconditioner: Any) -> int:
+        """1 for the field's metric, 0 for gradient descent (a name, or a built-in Preconditioner pair)."""
+        if preconditioner is None or preconditioner == "metric":
+            return 1
         if preconditioner in ("identity", "gradient"):
             return 0
+        from ..flows.preconditioners import Preconditioner, compiled_twin
+
+        twin = compiled_twin(preconditioner) if isinstance(preconditioner, Preconditioner) else None
+        if twin is not None and twin[0] in ("natural", "identity"):
+            return int(twin[0] == "natural")
         raise SolverSettingsError(
             f"`preconditioner` must be 'metric' (the field's metric) or 'identity' (gradient descent); "
             f"got {preconditioner!r}."
         )
 
-    def _evaluate(self, x: Any, data: Dataset | None, mode: int, damping: float) -> tuple:
+    def _evaluate(self, x: Any, data: Dataset | None, damping: float) -> tuple:
         X, shape = self._points(x)
         Z = self._Z(data)
         B = X.shape[0]
-        L, GR, M, V = np.empty(B), np.empty((B, self.dim)), np.zeros((B, self.dim, self.dim)), np.empty((B, self.dim))
+        GR, M, V = np.empty((B, self.dim)), np.zeros((B, self.dim, self.dim)), np.empty((B, self.dim))
         st = np.zeros(B, dtype=np.int64)
-        self._module._evaluate(X, Z, mode, float(damping), L, GR, M, V, st)
-        return shape, L, GR, M, V, st
+        self._module._evaluate(X, Z, float(damping), GR, M, V, st)
+        return shape, GR, M, V, st
 
     # ------------------------------------------------------------ numeric values
     def loss(self, x: Any, data: Dataset | None = None) -> Any:
@@ -216,17 +226,19 @@ class DataField(Frozen):
 
     def gradient(self, x: Any, data: Dataset | None = None) -> np.ndarray:
         """The gradient of the average loss: shape (dim,) or (batch, dim)."""
-        shape, _, GR, *_ = self._evaluate(x, data, 0, 0.0)
+        X, shape = self._points(x)
+        GR = np.empty((X.shape[0], self.dim))
+        self._module._gradients(X, self._Z(data), GR)
         return GR.reshape(shape + (self.dim,))
 
     def metric(self, x: Any, data: Dataset | None = None, damping: float = 0.0) -> np.ndarray:
         """The metric E_data[m] (+ damping * I): shape (dim, dim) or (batch, dim, dim)."""
-        shape, _, _, M, *_ = self._evaluate(x, data, _MODES[self.solver], _damping(damping))
+        shape, _, M, *_ = self._evaluate(x, data, self._lam(damping))
         return M.reshape(shape + (self.dim, self.dim))
 
     def velocity(self, x: Any, data: Dataset | None = None, damping: float = 0.0) -> np.ndarray:
         """-(G + damping I)^{-1} grad L: shape (dim,) or (batch, dim); NaN where G is singular."""
-        shape, _, _, _, V, st = self._evaluate(x, data, _MODES[self.solver], _damping(damping))
+        shape, _, _, V, st = self._evaluate(x, data, self._lam(damping))
         V[st != 0] = np.nan
         return V.reshape(shape + (self.dim,))
 
@@ -246,10 +258,12 @@ class DataField(Frozen):
         lr: float,
         steps: int,
         saveat: Sequence[int] | None = None,
-        preconditioner: str = "metric",
-        damping: float = 0.0,
+        preconditioner: Any = "metric",
+        damping: float | None = None,
         data: Dataset | None = None,
         threads: int = 1,
+        backtracking: bool = False,
+        parallel: Any = "auto",
     ) -> Any:
         """Preconditioned descent theta <- theta - lr (G + damping I)^{-1} grad L, compiled over the rows.
 
@@ -260,15 +274,21 @@ class DataField(Frozen):
         steps : int
         saveat : sequence of int, optional
             Step indices to record (default: the start and the end).
-        preconditioner : {"metric", "identity"}
+        preconditioner : {"metric", "identity"} or Preconditioner
             The field's metric (Newton, Gauss-Newton, natural gradient, empirical
-            Fisher, ... whichever it was built with) or plain gradient descent.
-        damping : float
-            Levenberg-Marquardt style lam >= 0 added to the metric.
+            Fisher, ... whichever it was built with) or plain gradient descent;
+            ``riemgrad.preconditioners.natural()`` and ``identity()`` name the same two.
+        damping : float, optional
+            Levenberg-Marquardt style lam >= 0 added to the metric (default: the
+            field's ``damping``, set by :func:`compile_data_flow`).
         data : Dataset, optional
         threads : int
             Starting points are split into this many contiguous chunks run on
             threads (the kernels release the GIL); 1 runs them in order.
+        backtracking : bool
+            Not compiled over data; must be False.
+        parallel : "auto" or bool
+            ``True`` sets ``threads`` to the number of cores (as :func:`riemgrad.descend`).
 
         Returns
         -------
@@ -278,6 +298,11 @@ class DataField(Frozen):
 
         if not (np.isfinite(lr) and lr > 0):
             raise SolverSettingsError(f"`lr` must be a positive finite number; got {lr!r}.")
+        if backtracking:
+            raise SolverSettingsError(
+                "`backtracking` is not compiled for fields over data; pass backtracking=False and a fixed `lr`."
+            )
+        threads = _parallel(threads, parallel)
         if int(steps) != steps or steps < 0:
             raise SolverSettingsError(f"`steps` must be a non-negative integer; got {steps!r}.")
         X, shape = self._points(x0, "x0")
@@ -287,8 +312,9 @@ class DataField(Frozen):
         st = np.zeros(X.shape[0], dtype=np.int64)
         kf = np.zeros(X.shape[0], dtype=np.int64)
         mode = self._mode(preconditioner)
-        _chunks(self._module._descend, X, (Z, float(lr), int(steps), mode, _damping(damping), self._dom, idx),
-                XS, st, kf, threads)
+        kernel = self._module._descend_m if mode else self._module._descend_0  # only the one called compiles
+        args = (Z, float(lr), int(steps), self._lam(damping), self._dom, idx)
+        _chunks(kernel, X, args, XS, st, kf, threads)
         name = self.metric_data.name if mode else "identity"
         return DescentResult(
             ks=idx, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
@@ -303,9 +329,14 @@ class DataField(Frozen):
         *,
         dt: float,
         saveat: Any = None,
-        damping: float = 0.0,
+        damping: float | None = None,
         data: Dataset | None = None,
         threads: int = 1,
+        stepper: Any = "rk4",
+        rtol: float | None = None,
+        atol: float | None = None,
+        max_steps: int | None = None,
+        parallel: Any = "auto",
     ) -> Any:
         """The gradient flow d theta/dt = -(G + damping I)^{-1} grad L by fixed-step RK4.
 
@@ -317,11 +348,17 @@ class DataField(Frozen):
             The step; adjusted down so that a whole number of steps spans ``t_span``.
         saveat : array_like, optional
             Times to record, on the step grid (default: t0 and t1).
-        damping : float
+        damping : float, optional
+            Default: the field's ``damping``.
         data : Dataset, optional
         threads : int
             Starting points are split into this many contiguous chunks run on
             threads (the kernels release the GIL); 1 runs them in order.
+        stepper : "rk4" or RK4
+            The only stepper compiled over data (the adaptive ``rtol``, ``atol``
+            and ``max_steps`` must be None).
+        parallel : "auto" or bool
+            ``True`` sets ``threads`` to the number of cores.
 
         Returns
         -------
@@ -329,6 +366,12 @@ class DataField(Frozen):
         """
         from ..flows.results import FlowResult  # the record type of the next stage, loaded on use
 
+        if getattr(stepper, "name", stepper) != "rk4" or (rtol, atol, max_steps) != (None, None, None):
+            raise SolverSettingsError(
+                f"`stepper` over data must be 'rk4' (fixed steps, no rtol/atol/max_steps); got {stepper!r}. "
+                "Use stepper='rk4' with a step `dt`."
+            )
+        threads = _parallel(threads, parallel)
         t0, t1 = (float(t) for t in t_span)
         if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
             raise SolverSettingsError(f"`t_span` must be (t0, t1) with t1 > t0; got {t_span!r}.")
@@ -349,8 +392,7 @@ class DataField(Frozen):
         XS = np.full((idx.size, X.shape[0], self.dim), np.nan)
         st = np.zeros(X.shape[0], dtype=np.int64)
         kf = np.zeros(X.shape[0], dtype=np.int64)
-        mode = _MODES[self.solver]
-        _chunks(self._module._rk4, X, (Z, h, nsteps, mode, _damping(damping), self._dom, idx), XS, st, kf, threads)
+        _chunks(self._module._rk4_m, X, (Z, h, nsteps, self._lam(damping), self._dom, idx), XS, st, kf, threads)
         return FlowResult(
             ts=t0 + idx * h, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
             t_final=(t0 + kf * h).reshape(shape), n_steps=kf.reshape(shape), chart=self.chart, stepper="rk4",
@@ -384,6 +426,14 @@ def _chunks(
         kf[lo:hi] = f
 
 
+def _parallel(threads: Any, parallel: Any) -> Any:
+    if parallel is True:
+        return os.cpu_count() or 1
+    if parallel not in ("auto", False):
+        raise SolverSettingsError(f"`parallel` must be 'auto', True or False; got {parallel!r}.")
+    return threads
+
+
 def _damping(lam: Any) -> float:
     lam = float(lam)
     if not (np.isfinite(lam) and lam >= 0):
@@ -392,7 +442,7 @@ def _damping(lam: Any) -> float:
 
 
 def compile_data_flow(
-    metric: DataMetric, loss: Any = 0, *, data: Dataset | None = None, solver: str = "cholesky"
+    metric: DataMetric, loss: Any = 0, *, data: Dataset | None = None, solver: str = "cholesky", damping: float = 0.0
 ) -> DataField:
     """Compile a data metric and a per-example loss into a :class:`DataField`.
 
@@ -408,6 +458,8 @@ def compile_data_flow(
         "qr" streams a Givens QR of the rows sqrt(w/n) u of an "outer" metric,
         never forming the Gram matrix (use it where the metric is ill
         conditioned, e.g. polynomial models).
+    damping : float
+        The default Levenberg-Marquardt damping lam >= 0 of every run (``G + lam I``).
 
     Returns
     -------
@@ -446,21 +498,21 @@ def compile_data_flow(
     if family is not None:
         family.check_labels(data.matrix(family.labels))
     key = derivation_key(
-        "data-kernel", _OWN, sp.srepr(lexpr), sp.srepr(tuple(metric.per_example_exprs())), metric.kind,
+        "data-kernel", _OWN, solver, sp.srepr(lexpr), sp.srepr(tuple(metric.per_example_exprs())), metric.kind,
         sp.srepr(metric.chart.coords), sp.srepr(zsyms),
     )
     got = load_derivation(key)
     if got is not None:
         source = got["source_text"]
     else:
-        source = generate_source(metric, lexpr, zsyms)
+        source = generate_source(metric, lexpr, zsyms, solver)
     module, path = load_source(source)
     if got is None:
         store_derivation(key, {"source": path.name})
     dom = np.array([{"positive": 1, "negative": -1}.get(k, 0) for k in metric.chart.domain.values()], dtype=np.int64)
     return DataField(
         chart=metric.chart, metric_data=metric, loss_expr=lexpr, family=family, data=data, data_symbols=zsyms,
-        solver=solver, source=source, path=path, _module=module, _dom=dom,
+        solver=solver, damping=_damping(damping), source=source, path=path, _module=module, _dom=dom,
     )
 
 
