@@ -28,6 +28,7 @@ from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
 from ..symbolic._util import Frozen, as_expr
 from ..symbolic.conditional import ConditionalFamily
 from ..symbolic.data_metrics import DataMetric
+from .abi import DataRun
 from .cache import derivation_key, load_derivation, load_source, store_derivation
 from .codegen.printer import assignments
 from ._data_template import RUNS, SOLVER_PARTS, TEMPLATE
@@ -203,8 +204,10 @@ class DataField(Frozen):
         if twin is not None and twin[0] in ("natural", "identity"):
             return int(twin[0] == "natural")
         raise SolverSettingsError(
-            f"`preconditioner` must be 'metric' (the field's metric) or 'identity' (gradient descent); "
-            f"got {preconditioner!r}."
+            f"`preconditioner` over data must be 'metric' or riemgrad.preconditioners.natural() (the field's "
+            f"metric), or 'identity' or identity() (gradient descent); "
+            f"got {getattr(preconditioner, 'name', preconditioner)!r}. "
+            "rmsprop, adam and your own pairs are not compiled over data."
         )
 
     def _evaluate(self, x: Any, data: Dataset | None, damping: float) -> tuple:
@@ -312,9 +315,9 @@ class DataField(Frozen):
         st = np.zeros(X.shape[0], dtype=np.int64)
         kf = np.zeros(X.shape[0], dtype=np.int64)
         mode = self._mode(preconditioner)
-        kernel = self._module._descend_m if mode else self._module._descend_0  # only the one called compiles
-        args = (Z, float(lr), int(steps), self._lam(damping), self._dom, idx)
-        _chunks(kernel, X, args, XS, st, kf, threads)
+        kind = "descent_metric" if mode else "descent_gradient"
+        run = DataRun(kind, Z, lr, steps, self._lam(damping), self._dom, idx)
+        _chunks(getattr(self._module, run.name()), X, run.kernel_args(), XS, st, kf, threads)  # only it compiles
         name = self.metric_data.name if mode else "identity"
         return DescentResult(
             ks=idx, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
@@ -392,7 +395,8 @@ class DataField(Frozen):
         XS = np.full((idx.size, X.shape[0], self.dim), np.nan)
         st = np.zeros(X.shape[0], dtype=np.int64)
         kf = np.zeros(X.shape[0], dtype=np.int64)
-        _chunks(self._module._rk4_m, X, (Z, h, nsteps, self._lam(damping), self._dom, idx), XS, st, kf, threads)
+        run = DataRun("flow_metric", Z, h, nsteps, self._lam(damping), self._dom, idx)
+        _chunks(getattr(self._module, run.name()), X, run.kernel_args(), XS, st, kf, threads)
         return FlowResult(
             ts=t0 + idx * h, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
             t_final=(t0 + kf * h).reshape(shape), n_steps=kf.reshape(shape), chart=self.chart, stepper="rk4",
