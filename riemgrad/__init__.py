@@ -24,7 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 # Names load on first use (PEP 562), so `import riemgrad` and the `riemgrad --help`
 # command start in milliseconds; `riemgrad.Metric` imports SymPy when first touched.
-_SUBMODULES = {"errors", "families", "preconditioners", "spaces", "symbolic", "kernels", "flows", "checks", "plotting"}
+_SUBMODULES = {
+    "errors", "families", "models", "data", "preconditioners", "spaces", "symbolic", "kernels", "flows", "checks",
+    "plotting",
+}  # fmt: skip
 _ATTRIBUTES = {
     "check_invariance": "checks",
     "compare_closed_form": "checks",
@@ -35,11 +38,12 @@ _ATTRIBUTES = {
         "flows",
     ),  # fmt: skip
     "config": "_progress",
-    "FlowField": "kernels",
-    "compile_flow": "kernels",
+    "Dataset": "data",
+    **dict.fromkeys(["FlowField", "compile_flow", "DataField", "compile_data_flow"], "kernels"),
     **dict.fromkeys(
         ["Chart", "ChartMap", "Manifold", "Metric", "ParametricFamily", "Tensor", "euclidean_metric", "fisher_metric",
-         "function_space_metric", "gauss_newton_metric", "hessian_metric", "induced_metric", "kl_divergence"],
+         "function_space_metric", "gauss_newton_metric", "hessian_metric", "induced_metric", "kl_divergence",
+         "ConditionalFamily", "DataMetric", "empirical_fisher_metric"],
         "symbolic",
     ),  # fmt: skip
 }
@@ -61,7 +65,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDEs
-    from . import errors, families, preconditioners, spaces
+    from . import errors, families, models, preconditioners, spaces
     from .checks import check_invariance, compare_closed_form
     from .errors import RiemgradError
     from .flows import (
@@ -78,14 +82,18 @@ if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDE
         solve_flow,
         sweep,
     )
-    from .kernels import FlowField, compile_flow
+    from .data import Dataset
+    from .kernels import DataField, FlowField, compile_data_flow, compile_flow
     from .symbolic import (
         Chart,
         ChartMap,
+        ConditionalFamily,
+        DataMetric,
         Manifold,
         Metric,
         ParametricFamily,
         Tensor,
+        empirical_fisher_metric,
         euclidean_metric,
         fisher_metric,
         function_space_metric,
@@ -135,4 +143,11 @@ __all__ = [
     "spaces",
     "config",
     "__version__",
+    "Dataset",
+    "models",
+    "DataMetric",
+    "ConditionalFamily",
+    "empirical_fisher_metric",
+    "compile_data_flow",
+    "DataField",
 ]

@@ -45,6 +45,7 @@ __all__ = [
     "SimplificationSkippedWarning",
     "BudgetExceededError",
     "MissingDependencyError",
+    "DataError",
 ]
 
 
@@ -161,5 +162,11 @@ class ExactCheckSkippedWarning(RiemgradWarning):
 
 class SimplificationSkippedWarning(RiemgradWarning):
     """A simplification ran past its budget; the exact, unsimplified expression was kept."""
+
+
 class MissingDependencyError(RiemgradError, ImportError):
     """An optional dependency is needed and not installed (e.g. xarray for ``SweepResult.to_xarray``)."""
+
+
+class DataError(RiemgradError, ValueError):
+    """Data values are unusable: NaN or inf, or labels outside the output family's support."""

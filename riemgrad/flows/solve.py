@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentTypeError, SolverSettingsError
-from ..kernels import AdaptiveRun, CompiledField, DescentRun, FixedStepRun, FlowField
+from ..kernels import AdaptiveRun, CompiledField, DataField, DescentRun, FixedStepRun, FlowField
 from ._lazy import is_dask_array
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
@@ -183,6 +183,9 @@ def solve_flow(
     >>> res.status.tolist()
     [0, 0]
     """
+    if isinstance(field, DataField):  # rows bound at call time (params= a Dataset): kernels/data_kernels.py
+        return field.solve_flow(x0, t_span, dt=dt, saveat=saveat, data=params, stepper=stepper, rtol=rtol, atol=atol,
+                                max_steps=max_steps, parallel=parallel)
     _check_field(field, CompiledField)
     if is_dask_array(x0):  # one task per chunk, lazy: riemgrad.flows.sweeps
         from .sweeps import lazy_solve_flow
@@ -322,6 +325,9 @@ def descend(
     >>> descend(newton, [10.0, -3.0], lr=1.0, steps=1).xs[-1].tolist()
     [1.5, -3.5]
     """
+    if isinstance(field, DataField):  # rows bound at call time (params= a Dataset): kernels/data_kernels.py
+        return field.descend(x0, lr=lr, steps=steps, saveat=saveat, preconditioner=preconditioner, data=params,
+                             backtracking=backtracking, parallel=parallel)
     _check_field(field)
     if is_dask_array(x0):  # one task per chunk, lazy: riemgrad.flows.sweeps
         from .sweeps import lazy_descend

@@ -10,7 +10,8 @@ Layout: :mod:`.abi` (names, argument records, size limits, status codes),
 :mod:`.compile` (``compile_flow``, the one cache-and-build path),
 :mod:`.flowfield` (``FlowField`` and its typed runs), :mod:`.velocity`
 (strategies, cost model), :mod:`.codegen` (printer, steppers, template, module
-assembly), :mod:`.cache` (files and fingerprint), :mod:`.geodesic`.
+assembly), :mod:`.cache` (files and fingerprint), :mod:`.geodesic`, :mod:`.data_kernels`
+(``compile_data_flow``, ``DataField``: kernels that loop over data rows given at call time).
 """
 
 from . import abi
@@ -18,6 +19,7 @@ from .abi import AdaptiveRun, DescentRun, FixedStepRun
 from .cache import cache_dir
 from .codegen.steppers import TABLE as STEPPER_TABLE
 from .compile import compile_flow, require_metric
+from .data_kernels import DataField, compile_data_flow
 from .flowfield import CompiledField, FlowField
 from .geodesic import GeodesicField, geodesic_field
 
@@ -34,4 +36,6 @@ __all__ = [
     "DescentRun",
     "AdaptiveRun",
     "STEPPER_TABLE",
+    "compile_data_flow",
+    "DataField",
 ]

@@ -27,6 +27,16 @@ Kernel kinds
     ``_vel_batch(X, p, out, status)``; a module of an ODE handed over whole (the geodesic
     equations) has ``_vel_batch`` and ``_energy_batch(X, p, out)`` instead, and no descent kernels.
 
+``data_run`` (a module over data rows, :mod:`riemgrad.kernels.data_kernels`)
+    ``_descend_0`` / ``_descend_m`` and ``_rk4_m``, each
+    ``(X, Z, lr_or_dt, nsteps, lam, dom, save_idx, XS, STATUS, KF)``: descent with the
+    gradient only (``_0``) or with the metric averaged over the rows of ``Z`` (``_m``),
+    and the RK4 gradient flow; ``X`` is ``(batch, dim)`` here, ``Z`` is ``(n, columns)``
+    bound at call time, ``dom`` (int64, ``(dim,)``) marks coordinates that must stay
+    positive (1) or negative (-1), ``lam`` is the damping, ``KF`` the last step per start.
+    Its evaluators are ``_losses(X, Z, out)``, ``_gradients(X, Z, out)`` and
+    ``_evaluate(X, Z, lam, GRAD, MET, VEL, STATUS)``. See :class:`DataRun`.
+
 Layouts: ``X`` is ``(dim, batch)`` C-contiguous (coordinate k of trajectory j
 at ``X[k, j]``) and is advanced in place; ``XS`` receives the saved states
 point-major, ``(n_save, batch, dim)``; ``p`` holds the parameter values (at
@@ -89,6 +99,8 @@ __all__ = [
     "CONTROL_DONE",
     "CONTROL_FRACTION",
     "control_array",
+    "DATA_KERNELS",
+    "DataRun",
 ]
 
 #: Trajectories per chunk: the inner, vectorized loop of every ``_range`` kernel.
@@ -117,6 +129,10 @@ EVALUATORS = {
     "velocity": "_vel_batch",
     "energy": "_energy_batch",
 }
+
+
+#: The runs of a module over data rows, by what they do (see ``data_run`` above).
+DATA_KERNELS = {"descent_gradient": "_descend_0", "descent_metric": "_descend_m", "flow_metric": "_rk4_m"}
 
 
 def kernel_name(kind: str, name: str = "") -> str:
@@ -365,3 +381,47 @@ class AdaptiveRun(NamedTuple):
             self.save_t,
             self.params,
         )
+
+
+class DataRun(NamedTuple):
+    """The settings of a run over data rows (the ``data_run`` kernels of :data:`DATA_KERNELS`).
+
+    Attributes
+    ----------
+    kernel : str
+        A key of :data:`DATA_KERNELS`.
+    Z : numpy.ndarray of float, shape (n, columns)
+        The data matrix, C-contiguous, columns in the module's order.
+    step : float
+        ``lr`` of a descent, ``dt`` of the flow.
+    nsteps : int
+    lam : float
+        Damping added to the metric (``G + lam I``).
+    dom : numpy.ndarray of int64, shape (dim,)
+        Sign constraints of the coordinates (1 positive, -1 negative, 0 free).
+    save_idx : numpy.ndarray of int64, shape (n_save,)
+        Sorted step indices to record.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> run = DataRun("descent_metric", np.zeros((3, 2)), 0.5, 4, 0.0, np.zeros(2, np.int64), np.array([0, 4]))
+    >>> run.name(), run.kernel_args()[1:3]
+    ('_descend_m', (0.5, 4))
+    """
+
+    kernel: str
+    Z: np.ndarray
+    step: float
+    nsteps: int
+    lam: float
+    dom: np.ndarray
+    save_idx: np.ndarray
+
+    def name(self) -> str:
+        """The generated function this run calls."""
+        return DATA_KERNELS[self.kernel]
+
+    def kernel_args(self) -> tuple:
+        """The positional arguments after ``X``, up to the saved-state buffer."""
+        return (self.Z, float(self.step), int(self.nsteps), float(self.lam), self.dom, self.save_idx)

@@ -18,8 +18,10 @@ import sympy as sp
 from ..errors import ChartMismatchError, CoordinateError, SolverSettingsError
 from ..symbolic import Chart, Metric
 from ..symbolic._util import as_expr
+from ..symbolic.data_metrics import DataMetric
 from .cache import derivation_key, load_derivation, load_source, store_derivation
 from .codegen import generate_source
+from .data_kernels import DataField, compile_data_flow
 from .flowfield import FlowField
 from .velocity import derive_velocity
 
@@ -33,7 +35,8 @@ def compile_flow(
     *,
     strategy: str = "auto",
     residuals: Sequence[Any] | None = None,
-) -> FlowField:
+    data: Any = None,
+) -> FlowField | DataField:
     """Compile the Riemannian gradient flow of ``loss`` under ``metric``.
 
     The flow is ``dx/dt = -G(x)^{-1} grad L(x)``. Nothing is compiled until a
@@ -63,10 +66,17 @@ def compile_flow(
         squares problem ``min |J v + r|`` by Householder QR of ``J``, never
         forming ``J^T J``, whose condition number is the square of ``J``'s.
         Both identities are spot-checked at random points.
+    data : Dataset, optional
+        For a metric over data (a :class:`~riemgrad.symbolic.data_metrics.DataMetric`):
+        the default rows (default: the metric's). Such a metric compiles to a
+        :class:`~riemgrad.kernels.DataField` by :func:`~riemgrad.kernels.compile_data_flow`,
+        with ``loss`` per example (or a ConditionalFamily, its negative log-likelihood)
+        and the rows looped over in compiled code; ``strategy`` "qr" selects
+        its streamed QR solver.
 
     Returns
     -------
-    FlowField
+    FlowField or DataField
 
     Raises
     ------
@@ -100,6 +110,13 @@ def compile_flow(
     >>> field.strategy, field.velocity_expr
     ('exact', (2 - 2*a, -2*b))
     """
+    if isinstance(metric, DataMetric) or data is not None:  # rows at call time: kernels/data_kernels.py
+        if strategy not in ("auto", "cholesky", "qr") or residuals is not None or params:
+            raise SolverSettingsError(
+                f"a metric over data takes strategy 'auto', 'cholesky' or 'qr' and no `residuals` or `params` "
+                f"(its data symbols are bound by the Dataset); got strategy={strategy!r}."
+            )
+        return compile_data_flow(metric, loss, data=data, solver="qr" if strategy == "qr" else "cholesky")
     require_metric(metric)
     chart = metric.chart
     loss = as_expr(loss, "loss")

@@ -8,6 +8,8 @@ from ._parse import CONSTANTS, FUNCTIONS, parse_expression
 from ._util import as_expr as as_expression
 from ._util import simplify_expr, sympify_safe
 from .charts import Chart, ChartMap, Manifold
+from .conditional import ConditionalFamily
+from .data_metrics import DataMetric, empirical_fisher_metric
 from .fisher import ParametricFamily, fisher_metric, kl_divergence
 from .metric import Metric, euclidean_metric
 from .model_metrics import function_space_metric, gauss_newton_metric, hessian_metric, induced_metric
@@ -17,3 +19,4 @@ __all__ = ["Manifold", "Chart", "ChartMap", "Tensor", "Metric", "euclidean_metri
 __all__ += ["ParametricFamily", "fisher_metric", "kl_divergence"]
 __all__ += ["hessian_metric", "gauss_newton_metric", "induced_metric", "function_space_metric"]
 __all__ += ["parse_expression", "as_expression", "sympify_safe", "FUNCTIONS", "CONSTANTS"]
+__all__ += ["ConditionalFamily", "DataMetric", "empirical_fisher_metric"]

@@ -39,7 +39,7 @@ _METHODS = ("auto", "score", "hessian", "exponential")
 _RESULTS: weakref.WeakKeyDictionary[ParametricFamily, dict[str, tuple[Metric, str]]] = weakref.WeakKeyDictionary()
 
 
-def fisher_metric(family: ParametricFamily, method: str = "auto") -> Metric:
+def fisher_metric(family: ParametricFamily, method: str = "auto", data: Any = None) -> Metric:
     """The Fisher information metric of one observation, exactly, on ``family.chart``.
 
     Parameters
@@ -58,6 +58,9 @@ def fisher_metric(family: ParametricFamily, method: str = "auto") -> Metric:
         statistics whose natural parameter is not affine. ``"auto"`` pulls back the source family's metric for
         a reparameterized family, else uses "exponential" when it applies, else
         "hessian" for twice-differentiable densities, else "score".
+    data : Dataset, optional
+        For a :class:`ConditionalFamily` p(y | x; theta): the inputs to average over. The
+        result is then a :class:`DataMetric` (the true Fisher E_x E_y[s s^T], analytic in y).
 
     Returns
     -------
@@ -102,6 +105,10 @@ def fisher_metric(family: ParametricFamily, method: str = "auto") -> Metric:
     ...
     riemgrad.errors.MethodNotApplicableError: ...
     """
+    from .data_metrics import ConditionalFamily, conditional_fisher_metric
+
+    if data is not None or isinstance(family, ConditionalFamily):  # p(y | x; theta) over a Dataset
+        return conditional_fisher_metric(family, data)
     return _fisher(family, method)[0]
 
 

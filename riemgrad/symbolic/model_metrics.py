@@ -32,7 +32,9 @@ from ..errors import (
 from ._density_checks import check_density
 from ._util import as_expr, simplify_expr, sympify_safe
 from .budget import get_budget, ran_out, time_budget
+from ..data import Dataset
 from .charts import Chart
+from .data_metrics import data_function_space_metric, data_gauss_newton_metric, data_hessian_metric
 from .expectation import expand_log, integrate_against
 from .metric import Metric
 
@@ -93,7 +95,7 @@ def _symmetric(n: int, entry: Any) -> sp.Matrix:
     return M
 
 
-def hessian_metric(loss: Any, chart: Chart, *, riemannian: bool = True) -> Metric:
+def hessian_metric(loss: Any, chart: Chart, *, riemannian: bool = True, data: Any = None) -> Metric:
     """The Hessian of a loss as a metric (Newton's method): g_ij = d_i d_j L.
 
     Parameters
@@ -125,6 +127,8 @@ def hessian_metric(loss: Any, chart: Chart, *, riemannian: bool = True) -> Metri
     [3, 1],
     [1, 1]])
     """
+    if data is not None:  # a per-example loss averaged over a Dataset: riemgrad.symbolic.data_metrics
+        return data_hessian_metric(loss, chart, data)
     chart = _check_chart(chart)
     L = as_expr(loss, "loss", chart.coords)
     c = chart.coords
@@ -132,7 +136,7 @@ def hessian_metric(loss: Any, chart: Chart, *, riemannian: bool = True) -> Metri
     return Metric(chart, _symmetric(chart.dim, lambda i, j: sp.diff(grad[i], c[j])), riemannian=riemannian)
 
 
-def gauss_newton_metric(residuals: Any, chart: Chart) -> Metric:
+def gauss_newton_metric(residuals: Any, chart: Chart, data: Any = None) -> Metric:
     """The Gauss-Newton metric J^T J, J[a, i] = d r_a / d theta_i.
 
     Parameters
@@ -162,6 +166,8 @@ def gauss_newton_metric(residuals: Any, chart: Chart) -> Metric:
     [2, 0],
     [0, 6]])
     """
+    if data is not None:  # per-example residuals over a Dataset: riemgrad.symbolic.data_metrics
+        return data_gauss_newton_metric(residuals, chart, data)
     chart = _check_chart(chart)
     if isinstance(residuals, (sp.MatrixBase, sp.NDimArray)):
         residuals = list(residuals)
@@ -264,6 +270,8 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
     [  1, 5/3,   3],
     [5/3,   3, 17/3]])
     """
+    if isinstance(measure, Dataset):  # per-example model over data: riemgrad.symbolic.data_metrics
+        return data_function_space_metric(model, chart, inputs, measure)
     chart = _check_chart(chart)
     if isinstance(inputs, sp.Symbol):
         inputs = (inputs,)
