@@ -90,6 +90,7 @@ def main() -> None:
     print(f"dask-threads {t:.2f}s", file=sys.stderr, flush=True)
 
     first_result = {}
+    task_compute = {}
     overhead = None
     for n in (1, 2):
         t_start = time.perf_counter()
@@ -103,8 +104,11 @@ def main() -> None:
         assert np.isfinite(small).all()
         # the field on every worker (unpickled, kernels loaded from the disk cache), then the timed sweep
         client.run(lambda f: f.warm_up(["rk4"], batch=args.chunk), field)
-        t, out = timed(lambda: rg.solve_flow(field, x0, t_span, dt=dt).compute())
+        with distributed.get_task_stream(client) as stream:
+            t, out = timed(lambda: rg.solve_flow(field, x0, t_span, dt=dt).compute())
         assert np.array_equal(out.xs, ref.xs)
+        busy = [sum(s["stop"] - s["start"] for s in d["startstops"] if s["action"] == "compute") for d in stream.data]
+        task_compute[n] = float(np.median(sorted(busy)[-x0.numblocks[0] :]))
         rows.append((f"LocalCluster, {n} worker process{'es' if n > 1 else ''} x 1 thread", t))
         print(f"cluster-{n} {t:.2f}s", file=sys.stderr, flush=True)
         if n == 2:
@@ -128,6 +132,10 @@ def main() -> None:
     print("|---|---:|---:|")
     for n, (up, first) in first_result.items():
         print(f"| {n} worker{'s' if n > 1 else ''} | {up:.2f} | {first:.2f} |")
+    print()
+    for n, med in task_compute.items():
+        print(f"median compute time of a {args.chunk:,}-trajectory task with {n} worker(s): {med:.2f} s "
+              "(equal on an idle machine; longer with 2 workers when the cores are shared)")  # fmt: skip
     per_worker = one
     task_time = args.chunk * steps / per_worker
     print()
