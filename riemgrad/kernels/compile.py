@@ -8,6 +8,7 @@ too (keyed by its inputs and the generator's files): :func:`build` is the one pa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -23,7 +24,7 @@ from .codegen import generate_source
 from .flowfield import FlowField
 from .velocity import derive_velocity
 
-__all__ = ["compile_flow", "build", "require_metric", "free_params"]
+__all__ = ["compile_flow", "build", "require_metric", "free_params", "vectorized_math_enabled", "VECTORIZED_MATH_ENV"]
 
 
 def compile_flow(
@@ -33,6 +34,7 @@ def compile_flow(
     *,
     strategy: str = "auto",
     residuals: Sequence[Any] | None = None,
+    vectorized_math: bool | None = None,
 ) -> FlowField:
     """Compile the Riemannian gradient flow of ``loss`` under ``metric``.
 
@@ -63,6 +65,15 @@ def compile_flow(
         squares problem ``min |J v + r|`` by Householder QR of ``J``, never
         forming ``J^T J``, whose condition number is the square of ``J``'s.
         Both identities are spot-checked at random points.
+    vectorized_math : bool, optional
+        Compute ``exp``, ``log``, ``sin``, ``cos`` and ``tanh`` (and ``E**x``) in the flow's
+        right-hand side with the vectorizable functions of :mod:`riemgrad.kernels.elementary`
+        (at most 1 ulp from the correctly rounded value, special values as :mod:`math`), so
+        the loop over a chunk of trajectories runs in SIMD vectors; ``False`` calls
+        :mod:`math` (the C library, one element at a time), to compare or debug. The default
+        (None) reads the environment variable ``RIEMGRAD_VECTORIZED_MATH`` (``0``, ``false``
+        or ``off`` turn it off) and is on otherwise. Both variants are cached separately.
+        Fields without these functions compile to the same module either way.
 
     Returns
     -------
@@ -139,12 +150,13 @@ def compile_flow(
             "`strategy='qr'` needs `residuals`: the r with loss = |r|^2 / 2 and metric = J^T J, J = dr/dx."
         )
     inputs = (chart.name, sp.srepr(chart.coords), sp.srepr(params), sp.srepr(loss), sp.srepr(G), strategy)
-    inputs += (sp.srepr(res),)
+    vectorized = vectorized_math_enabled(vectorized_math)
+    inputs += (sp.srepr(res), f"vectorized_math={vectorized}")
 
     def derive() -> tuple[str, list[sp.Expr] | None, str]:
         grad = [sp.diff(loss, c) for c in chart.coords]
         chosen, velocity = derive_velocity(metric, params, grad, strategy, res)
-        return chosen, velocity, generate_source(chart, params, loss, grad, G, velocity, res)
+        return chosen, velocity, generate_source(chart, params, loss, grad, G, velocity, res, vectorized)
 
     chosen, velocity, source, module, path = build(inputs, derive)
     return FlowField(
@@ -196,6 +208,46 @@ def build(
             },
         )
     return chosen, velocity, source, module, Path(path)
+
+
+#: The environment variable that turns the vectorizable elementary functions off (``0``, ``false``, ``off``).
+VECTORIZED_MATH_ENV = "RIEMGRAD_VECTORIZED_MATH"
+
+
+def vectorized_math_enabled(value: bool | None = None) -> bool:
+    """Whether generated right-hand sides use the vectorizable ``exp``, ``log``, ... (see :func:`compile_flow`).
+
+    Parameters
+    ----------
+    value : bool or None
+        An explicit choice, returned as is; None reads ``$RIEMGRAD_VECTORIZED_MATH``
+        (on unless it is ``0``, ``false``, ``no`` or ``off``).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    SolverSettingsError
+        If ``value`` is neither a bool nor None.
+
+    Examples
+    --------
+    >>> vectorized_math_enabled(False)
+    False
+    >>> import os
+    >>> vectorized_math_enabled() == (os.environ.get("RIEMGRAD_VECTORIZED_MATH", "1").lower() not in ("0", "false", "no", "off"))
+    True
+    """
+    if value is None:
+        return os.environ.get(VECTORIZED_MATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    if not isinstance(value, bool):
+        raise SolverSettingsError(
+            f"`vectorized_math` must be True, False or None (read ${VECTORIZED_MATH_ENV}); got {value!r}. "
+            "Pass a bool."
+        )
+    return value
 
 
 def require_metric(metric: Any) -> None:
