@@ -23,7 +23,6 @@ Each pair also reports the largest difference of the end states (relative to the
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -36,8 +35,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import riemgrad as rg  # noqa: E402
 from bench_flows import CHARTS, FISHER, best_times, hand_kernels, kl, starts  # noqa: E402
+
+import riemgrad as rg  # noqa: E402
 
 
 def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -129,9 +129,7 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(0)
     ng = n // 5
     sphere = sphere_metric()
-    Xg = np.column_stack(
-        [rng.uniform(0.3, 2.8, B), rng.uniform(-3, 3, B), rng.normal(size=B), rng.normal(size=B)]
-    )
+    Xg = np.column_stack([rng.uniform(0.3, 2.8, B), rng.uniform(-3, 3, B), rng.normal(size=B), rng.normal(size=B)])
     model_metric, model_loss = tanh_model()
     Xm = np.column_stack([rng.uniform(-2, 2, B), rng.uniform(-1, 1, B)])
     rows = [

@@ -237,15 +237,15 @@ def vectorized_math_enabled(value: bool | None = None) -> bool:
     >>> vectorized_math_enabled(False)
     False
     >>> import os
-    >>> vectorized_math_enabled() == (os.environ.get("RIEMGRAD_VECTORIZED_MATH", "1").lower() not in ("0", "false", "no", "off"))
+    >>> setting = os.environ.get("RIEMGRAD_VECTORIZED_MATH", "1").lower()
+    >>> vectorized_math_enabled() == (setting not in ("0", "false", "no", "off"))
     True
     """
     if value is None:
         return os.environ.get(VECTORIZED_MATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
     if not isinstance(value, bool):
         raise SolverSettingsError(
-            f"`vectorized_math` must be True, False or None (read ${VECTORIZED_MATH_ENV}); got {value!r}. "
-            "Pass a bool."
+            f"`vectorized_math` must be True, False or None (read ${VECTORIZED_MATH_ENV}); got {value!r}. Pass a bool."
         )
     return value
 

@@ -152,4 +152,6 @@ class GeodesicField(CompiledField):
 
 #: Geodesic fields built in this process, by metric and ``(variational, vectorized_math)``; an entry goes with
 #: its metric.
-_GEODESIC_FIELDS: weakref.WeakKeyDictionary[Metric, dict[tuple[bool, bool], GeodesicField]] = weakref.WeakKeyDictionary()
+_GEODESIC_FIELDS: weakref.WeakKeyDictionary[Metric, dict[tuple[bool, bool], GeodesicField]] = (
+    weakref.WeakKeyDictionary()
+)
