@@ -3,7 +3,7 @@
 
 One command, every kernel of a comparison timed in the same alternating loop::
 
-    python benchmarks/bench_simd.py            # W1 at 10,000 x 5,000 RK4 steps (about a minute)
+    python benchmarks/bench_simd.py            # W1 at 10,000 x 5,000 RK4 steps (minutes: six fields compile)
     python benchmarks/bench_simd.py --quick    # a smoke run
 
 Rows:
