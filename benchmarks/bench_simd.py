@@ -13,7 +13,8 @@ Rows:
   with ``vectorized_math=True`` (``vexp``) and ``False`` (``math.exp``), and the hand-written
   ``math.exp`` Numba kernel of bench_flows.py (structure-of-arrays chunks under prange).
 - Geodesics on the unit sphere (``diag(1, sin(theta)**2)``: ``sin``/``cos`` in the right-hand side),
-  batch 10,000, RK4, 1,000 steps of 1e-3, with and without vectorized math.
+  batch 10,000, RK4, 1,000 steps of 1e-3, with and without vectorized math. ``sin``/``cos`` now keep
+  ``math`` (``vsin``/``vcos`` measured 0.75x), so both are the same module: a control of the timing noise.
 - A tanh model's flow: the Euclidean gradient flow of ``sum_i (tanh(w x_i + c) - y_i)**2`` over 8 fixed
   points, batch 10,000, RK4, 1,000 steps of 1e-3, with and without.
 

@@ -66,14 +66,16 @@ def compile_flow(
         forming ``J^T J``, whose condition number is the square of ``J``'s.
         Both identities are spot-checked at random points.
     vectorized_math : bool, optional
-        Compute ``exp``, ``log``, ``sin``, ``cos`` and ``tanh`` (and ``E**x``) in the flow's
+        Compute ``exp``, ``log`` and ``tanh`` (and ``E**x``) in the flow's
         right-hand side with the vectorizable functions of :mod:`riemgrad.kernels.elementary`
         (at most 1 ulp from the correctly rounded value, special values as :mod:`math`), so
         the loop over a chunk of trajectories runs in SIMD vectors; ``False`` calls
         :mod:`math` (the C library, one element at a time), to compare or debug. The default
         (None) reads the environment variable ``RIEMGRAD_VECTORIZED_MATH`` (``0``, ``false``
         or ``off`` turn it off) and is on otherwise. Both variants are cached separately.
-        Fields without these functions compile to the same module either way.
+        Fields without these functions compile to the same module either way. ``sin`` and
+        ``cos`` keep :mod:`math` (the vectorizable versions call the C library for large
+        arguments, which made a kernel slower).
 
     Returns
     -------
@@ -215,7 +217,7 @@ VECTORIZED_MATH_ENV = "RIEMGRAD_VECTORIZED_MATH"
 
 
 def vectorized_math_enabled(value: bool | None = None) -> bool:
-    """Whether generated right-hand sides use the vectorizable ``exp``, ``log``, ... (see :func:`compile_flow`).
+    """Whether generated right-hand sides use the vectorizable ``exp``, ``log``, ``tanh`` (see :func:`compile_flow`).
 
     Parameters
     ----------

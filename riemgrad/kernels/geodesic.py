@@ -46,7 +46,7 @@ def geodesic_field(metric: Metric, variational: bool = False, vectorized_math: b
     variational : bool
         Also integrate the Jacobian with respect to the initial velocity.
     vectorized_math : bool, optional
-        Vectorizable ``sin``, ``cos``, ``exp``, ... in the right-hand side, as for
+        Vectorizable ``exp``, ``log``, ``tanh`` in the right-hand side, as for
         :func:`~riemgrad.kernels.compile_flow` (None: ``$RIEMGRAD_VECTORIZED_MATH``, on by default).
 
     Returns

@@ -78,7 +78,7 @@ def generate_source(
     residuals : list of sympy.Expr, optional
         For the QR strategy.
     vectorized_math : bool
-        Print ``exp``, ``log``, ``sin``, ``cos``, ``tanh`` in the right-hand side ``_vel``
+        Print ``exp``, ``log``, ``tanh`` in the right-hand side ``_vel``
         (inlined into the loops over chunks of trajectories) as the vectorizable functions of
         :mod:`riemgrad.kernels.elementary`, whose definitions the module then carries
         (only those used). The loss, gradient and metric evaluators and the one-trajectory
