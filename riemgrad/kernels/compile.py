@@ -8,6 +8,7 @@ too (keyed by its inputs and the generator's files): :func:`build` is the one pa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -25,7 +26,7 @@ from .data_kernels import DataField, compile_data_flow
 from .flowfield import FlowField
 from .velocity import derive_velocity
 
-__all__ = ["compile_flow", "build", "require_metric", "free_params"]
+__all__ = ["compile_flow", "build", "require_metric", "free_params", "vectorized_math_enabled", "VECTORIZED_MATH_ENV"]
 
 
 def compile_flow(
@@ -36,6 +37,7 @@ def compile_flow(
     strategy: str = "auto",
     residuals: Sequence[Any] | None = None,
     data: Any = None,
+    vectorized_math: bool | None = None,
 ) -> FlowField | DataField:
     """Compile the Riemannian gradient flow of ``loss`` under ``metric``.
 
@@ -73,6 +75,17 @@ def compile_flow(
         with ``loss`` per example (or a ConditionalFamily, its negative log-likelihood)
         and the rows looped over in compiled code; ``strategy`` "qr" selects
         its streamed QR solver.
+    vectorized_math : bool, optional
+        Compute ``exp``, ``log`` and ``tanh`` (and ``E**x``) in the flow's
+        right-hand side with the vectorizable functions of :mod:`riemgrad.kernels.elementary`
+        (at most 1 ulp from the correctly rounded value, special values as :mod:`math`), so
+        the loop over a chunk of trajectories runs in SIMD vectors; ``False`` calls
+        :mod:`math` (the C library, one element at a time), to compare or debug. The default
+        (None) reads the environment variable ``RIEMGRAD_VECTORIZED_MATH`` (``0``, ``false``
+        or ``off`` turn it off) and is on otherwise. Both variants are cached separately.
+        Fields without these functions compile to the same module either way. ``sin`` and
+        ``cos`` keep :mod:`math` (the vectorizable versions call the C library for large
+        arguments, which made a kernel slower).
 
     Returns
     -------
@@ -156,12 +169,13 @@ def compile_flow(
             "`strategy='qr'` needs `residuals`: the r with loss = |r|^2 / 2 and metric = J^T J, J = dr/dx."
         )
     inputs = (chart.name, sp.srepr(chart.coords), sp.srepr(params), sp.srepr(loss), sp.srepr(G), strategy)
-    inputs += (sp.srepr(res),)
+    vectorized = vectorized_math_enabled(vectorized_math)
+    inputs += (sp.srepr(res), f"vectorized_math={vectorized}")
 
     def derive() -> tuple[str, list[sp.Expr] | None, str]:
         grad = [sp.diff(loss, c) for c in chart.coords]
         chosen, velocity = derive_velocity(metric, params, grad, strategy, res)
-        return chosen, velocity, generate_source(chart, params, loss, grad, G, velocity, res)
+        return chosen, velocity, generate_source(chart, params, loss, grad, G, velocity, res, vectorized)
 
     chosen, velocity, source, module, path = build(inputs, derive)
     return FlowField(
@@ -213,6 +227,46 @@ def build(
             },
         )
     return chosen, velocity, source, module, Path(path)
+
+
+#: The environment variable that turns the vectorizable elementary functions off (``0``, ``false``, ``off``).
+VECTORIZED_MATH_ENV = "RIEMGRAD_VECTORIZED_MATH"
+
+
+def vectorized_math_enabled(value: bool | None = None) -> bool:
+    """Whether generated right-hand sides use the vectorizable ``exp``, ``log``, ``tanh`` (see :func:`compile_flow`).
+
+    Parameters
+    ----------
+    value : bool or None
+        An explicit choice, returned as is; None reads ``$RIEMGRAD_VECTORIZED_MATH``
+        (on unless it is ``0``, ``false``, ``no`` or ``off``).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    SolverSettingsError
+        If ``value`` is neither a bool nor None.
+
+    Examples
+    --------
+    >>> vectorized_math_enabled(False)
+    False
+    >>> import os
+    >>> setting = os.environ.get("RIEMGRAD_VECTORIZED_MATH", "1").lower()
+    >>> vectorized_math_enabled() == (setting not in ("0", "false", "no", "off"))
+    True
+    """
+    if value is None:
+        return os.environ.get(VECTORIZED_MATH_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    if not isinstance(value, bool):
+        raise SolverSettingsError(
+            f"`vectorized_math` must be True, False or None (read ${VECTORIZED_MATH_ENV}); got {value!r}. Pass a bool."
+        )
+    return value
 
 
 def require_metric(metric: Any) -> None:

@@ -13,13 +13,13 @@ from ..symbolic import Metric
 from ..symbolic.geodesic import geodesic_system
 from .abi import EVALUATORS
 from .codegen.module import generate_rhs_source
-from .compile import build, require_metric
+from .compile import build, require_metric, vectorized_math_enabled
 from .flowfield import CompiledField
 
 __all__ = ["geodesic_field", "GeodesicField"]
 
 
-def geodesic_field(metric: Metric, variational: bool = False) -> GeodesicField:
+def geodesic_field(metric: Metric, variational: bool = False, vectorized_math: bool | None = None) -> GeodesicField:
     """Compiled kernels of the geodesic equations of ``metric``, as a first-order flow.
 
     The state is ``(x, v)`` on a phase chart with the coordinates of
@@ -45,6 +45,9 @@ def geodesic_field(metric: Metric, variational: bool = False) -> GeodesicField:
         A metric whose entries involve only the chart's coordinates.
     variational : bool
         Also integrate the Jacobian with respect to the initial velocity.
+    vectorized_math : bool, optional
+        Vectorizable ``exp``, ``log``, ``tanh`` in the right-hand side, as for
+        :func:`~riemgrad.kernels.compile_flow` (None: ``$RIEMGRAD_VECTORIZED_MATH``, on by default).
 
     Returns
     -------
@@ -70,15 +73,18 @@ def geodesic_field(metric: Metric, variational: bool = False) -> GeodesicField:
     0.25
     """
     require_metric(metric)
-    cached = _GEODESIC_FIELDS.get(metric, {}).get(variational)
+    vectorized = vectorized_math_enabled(vectorized_math)
+    cached = _GEODESIC_FIELDS.get(metric, {}).get((variational, vectorized))
     if cached is not None:
         return cached
     chart = metric.chart
     system = geodesic_system(metric, variational)  # raises CoordinateError for foreign symbols
     inputs = (chart.name, sp.srepr(chart.coords), sp.srepr(metric.matrix), "geodesic", str(variational))
+    inputs += (f"vectorized_math={vectorized}",)
 
     def derive() -> tuple[str, list[sp.Expr], str]:
-        return "geodesic", list(system.rhs), generate_rhs_source(system.chart, list(system.rhs), system.energy)
+        rhs, energy = list(system.rhs), system.energy
+        return "geodesic", rhs, generate_rhs_source(system.chart, rhs, energy, vectorized)
 
     _, rhs, source, module, path = build(inputs, derive)
     field = GeodesicField(
@@ -91,7 +97,7 @@ def geodesic_field(metric: Metric, variational: bool = False) -> GeodesicField:
         path=path,
         _module=module,
     )
-    _GEODESIC_FIELDS.setdefault(metric, {})[variational] = field
+    _GEODESIC_FIELDS.setdefault(metric, {})[(variational, vectorized)] = field
     return field
 
 
@@ -144,5 +150,8 @@ class GeodesicField(CompiledField):
         return out.reshape(batch)
 
 
-#: Geodesic fields built in this process, by metric and ``variational``; an entry goes with its metric.
-_GEODESIC_FIELDS: weakref.WeakKeyDictionary[Metric, dict[bool, GeodesicField]] = weakref.WeakKeyDictionary()
+#: Geodesic fields built in this process, by metric and ``(variational, vectorized_math)``; an entry goes with
+#: its metric.
+_GEODESIC_FIELDS: weakref.WeakKeyDictionary[Metric, dict[tuple[bool, bool], GeodesicField]] = (
+    weakref.WeakKeyDictionary()
+)
