@@ -62,6 +62,21 @@ def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) 
             status[i] = Status.SINGULAR_METRIC
 
 
+def _final_values(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) -> None:
+    """NONFINITE for a finished trajectory whose loss or metric is not finite at its end point.
+
+    The kernels check the state and the velocity; a non-finite loss (never evaluated by a flow) or an
+    infinite metric (whose inverse is 0: a frozen state) would otherwise end as SUCCESS.
+    """
+    ok = np.flatnonzero(status == Status.SUCCESS)
+    if ok.size == 0:
+        return
+    pts = X[:, ok].T
+    with np.errstate(all="ignore"):
+        bad = ~np.isfinite(field.loss(pts, params)) | ~np.all(np.isfinite(field.metric(pts, params)), axis=(1, 2))
+    status[ok[bad]] = Status.NONFINITE
+
+
 def _records(
     field: FlowField, X: np.ndarray, XS: np.ndarray, status: np.ndarray, params: Any, batch: tuple[int, ...]
 ) -> dict[str, Any]:
@@ -75,6 +90,7 @@ def _records(
             "_loss_fn": _no_loss(field),
         }
     _classify(field, X, status, params)
+    _final_values(field, X, status, params)
     p = field.param_vector(params) if field.params else None  # a snapshot of the values
     return {
         "xs": XS.reshape((XS.shape[0],) + batch + (field.dim,)),
