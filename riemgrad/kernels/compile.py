@@ -8,6 +8,7 @@ too (keyed by its inputs and the generator's files): :func:`build` is the one pa
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,8 @@ import sympy as sp
 from ..errors import ChartMismatchError, CoordinateError, SolverSettingsError
 from ..symbolic import Chart, Metric
 from ..symbolic._util import as_expr
-from .cache import derivation_key, load_derivation, load_source, store_derivation
+from ._srepr import CacheEntryError, read_srepr
+from .cache import CacheRepairWarning, derivation_key, discard_derivation, load_derivation, load_source, store_derivation
 from .codegen import generate_source
 from .flowfield import FlowField
 from .velocity import derive_velocity
@@ -182,8 +184,18 @@ def build(
     stored = load_derivation(key)
     if stored is not None:
         chosen, source = stored["strategy"], stored["source_text"]
-        velocity = None if stored["velocity"] is None else [sp.sympify(v) for v in stored["velocity"]]
-    else:
+        try:  # data, never code: srepr text rebuilt from a whitelist of SymPy nodes
+            velocity = None if stored["velocity"] is None else [read_srepr(v) for v in stored["velocity"]]
+        except CacheEntryError as exc:
+            warnings.warn(
+                f"riemgrad's kernel cache: a stored derivation was unusable ({exc}); it was discarded and is "
+                "rebuilt.",
+                CacheRepairWarning,
+                stacklevel=3,
+            )
+            discard_derivation(key)
+            stored = None
+    if stored is None:
         chosen, velocity, source = derive()
     module, path = load_source(source)
     if stored is None:

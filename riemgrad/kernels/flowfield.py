@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,9 @@ from .codegen.template import DESCENT_KINDS
 from .runner import chunk_bounds, run_on_threads
 
 __all__ = ["CompiledField", "FlowField"]
+
+#: Kernel files whose Numba cache was purged after a failed load in this process (once each).
+_HEALED: set[str] = set()
 
 
 class CompiledField(Frozen):
@@ -172,6 +176,22 @@ class CompiledField(Frozen):
             return fn(*args)
         except Exception as exc:
             import numba.core.errors as nerr
+
+            if not isinstance(exc, nerr.NumbaError) and str(self.path) not in _HEALED:
+                # a damaged file of Numba's on-disk cache (index or data): drop it and compile afresh, once
+                from .cache import CacheRepairWarning, purge_numba_cache
+
+                if self.path is not None and purge_numba_cache(Path(self.path)):
+                    import warnings
+
+                    warnings.warn(
+                        f"riemgrad's kernel cache: Numba's cached code for {self.path} failed to load "
+                        f"({type(exc).__name__}); it was discarded and is compiled again.",
+                        CacheRepairWarning,
+                        stacklevel=3,
+                    )
+                    _HEALED.add(str(self.path))
+                    return fn(*args)
 
             if isinstance(exc, nerr.NumbaError):
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
