@@ -37,6 +37,13 @@ __all__ = [
     "ArgumentTypeError",
     "ConvergenceError",
     "DomainError",
+    "ParseError",
+    "NonFiniteInputError",
+    "ImmutableError",
+    "RiemgradWarning",
+    "ExactCheckSkippedWarning",
+    "SimplificationSkippedWarning",
+    "BudgetExceededError",
 ]
 
 
@@ -106,3 +113,50 @@ class ConvergenceError(RiemgradError, RuntimeError):
 
 class DomainError(RiemgradError, ValueError):
     """A point lies outside its chart's domain (e.g. sigma <= 0 on a chart with sigma positive)."""
+
+
+class ParseError(RiemgradError, ValueError, TypeError):
+    """A string could not be read as an expression (it is refused, never run as code).
+
+    It refines both ValueError and TypeError: before strings were parsed safely, a string that was not an
+    expression raised TypeError.
+    """
+
+
+class BudgetExceededError(RiemgradError, TimeoutError):
+    """A symbolic computation ran past its time budget (see :mod:`riemgrad.symbolic.budget`).
+
+    ``what`` names the computation, ``seconds`` the budget it ran past.
+    """
+
+    def __init__(self, what: str = "a symbolic computation", seconds: float | None = None) -> None:
+        self.what = what
+        self.seconds = seconds
+        budget = f"its budget of {seconds:g} s" if seconds is not None else "its time budget"
+        super().__init__(
+            f"{what} ran past {budget}. Raise it with riemgrad.symbolic.budget.budgets(...), "
+            "e.g. `with budgets(integral=60):`, or simplify the input."
+        )
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.what, self.seconds))
+
+
+class NonFiniteInputError(RiemgradError, ValueError):
+    """An input expression holds nan, an infinity or a complex number where a finite real one is needed."""
+
+
+class ImmutableError(RiemgradError, AttributeError):
+    """An attribute of an immutable riemgrad object (Chart, Tensor, Metric, ParametricFamily...) was set."""
+
+
+class RiemgradWarning(UserWarning):
+    """Base class of riemgrad's warnings."""
+
+
+class ExactCheckSkippedWarning(RiemgradWarning):
+    """An exact check ran past its budget and was replaced by numeric checks at sample points."""
+
+
+class SimplificationSkippedWarning(RiemgradWarning):
+    """A simplification ran past its budget; the exact, unsimplified expression was kept."""

@@ -41,7 +41,7 @@ from typing import Any
 import sympy as sp
 
 from .errors import ChartMismatchError, CoordinateError
-from .symbolic._util import Frozen
+from .symbolic._util import Frozen, as_expr
 from .symbolic.charts import Chart, ChartMap
 from .symbolic.fisher import ParametricFamily
 from .symbolic.metric import Metric
@@ -209,7 +209,7 @@ def _normal(known_mean: Any = False) -> FamilyAtlas:
     v = sp.Symbol("variance", positive=True)
     ls = sp.Symbol("log_sigma", real=True)
     if known_mean is not False:
-        mu0 = sp.Symbol("mu0", real=True) if known_mean is True else sp.sympify(known_mean)
+        mu0 = sp.Symbol("mu0", real=True) if known_mean is True else as_expr(known_mean, "known_mean")
         logp = -((x - mu0) ** 2) / (2 * sigma**2) - sp.log(sigma) - sp.log(2 * sp.pi) / 2
         base = ParametricFamily(Chart("sigma", (sigma,)), x, logp, {x: sp.Reals}, name="normal_known_mean")
         cs = {
@@ -277,7 +277,7 @@ def _bernoulli() -> FamilyAtlas:
 
 def _binomial(n: Any = None) -> FamilyAtlas:
     x, p = _x, sp.Symbol("p", positive=True)
-    n = sp.Symbol("n", positive=True, integer=True) if n is None else sp.sympify(n)
+    n = sp.Symbol("n", positive=True, integer=True) if n is None else as_expr(n, "n")
     logp = sp.log(sp.binomial(n, x)) + x * sp.log(p) + (n - x) * sp.log(1 - p)
     base = ParametricFamily(Chart("p", (p,)), x, logp, {x: sp.Range(0, n + 1)}, name="binomial")
     t = sp.Symbol("logit", real=True)
@@ -489,7 +489,7 @@ def _cauchy() -> FamilyAtlas:
 
 
 def _student_t(nu: Any = None) -> FamilyAtlas:
-    nu = sp.Symbol("nu", positive=True) if nu is None else sp.sympify(nu)
+    nu = sp.Symbol("nu", positive=True) if nu is None else as_expr(nu, "nu")
     c = sp.loggamma((nu + 1) / 2) - sp.loggamma(nu / 2) - sp.log(nu * sp.pi) / 2
     return _location_scale(
         f"student_t({nu})",

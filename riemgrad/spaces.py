@@ -29,8 +29,9 @@ from typing import Any
 
 import sympy as sp
 
-from .errors import IndefiniteMetricError, ShapeError
+from .errors import ArgumentTypeError, IndefiniteMetricError, ShapeError
 from .symbolic import Chart, ChartMap, Metric, euclidean_metric
+from .symbolic import as_expression as as_expr
 
 __all__ = [
     "CATALOGUE",
@@ -57,9 +58,11 @@ _Y_POS = sp.Symbol("y", positive=True)
 def _positive(value: Any, name: str) -> sp.Expr:
     """Sympify a radius and check that it is known to be positive."""
     try:
-        v = sp.sympify(value, strict=True)
-    except (sp.SympifyError, TypeError):
-        raise TypeError(
+        if isinstance(value, str):
+            raise ArgumentTypeError(name)
+        v = as_expr(value, name)
+    except ArgumentTypeError:
+        raise ArgumentTypeError(
             f"`{name}` must be a positive number or a positive SymPy symbol; got {value!r} "
             f"of type {type(value).__name__}."
         ) from None

@@ -13,6 +13,7 @@ from ..errors import ArgumentTypeError, CoordinateError, ShapeError, SolverSetti
 from ..flows import DescentResult, FixedStep, FlowResult, solve_flow
 from ..flows.steppers import as_stepper
 from ..kernels import FlowField
+from ..symbolic import as_expression as as_expr
 
 __all__ = ["compare_closed_form", "ClosedFormReport", "convergence_order", "ConvergenceReport"]
 
@@ -60,7 +61,7 @@ class ClosedFormReport:
         return html_table("ClosedFormReport", rows, ok=bool(self.passed))
 
 
-def _solution_exprs(solution: Any, coords: tuple[sp.Symbol, ...]) -> list[sp.Expr]:
+def _solution_exprs(solution: Any, coords: tuple[sp.Symbol, ...], t: Any = None) -> list[sp.Expr]:
     if isinstance(solution, Mapping):
         by_name = {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in solution.items()}
         missing = [c.name for c in coords if c.name not in by_name]
@@ -69,10 +70,12 @@ def _solution_exprs(solution: Any, coords: tuple[sp.Symbol, ...]) -> list[sp.Exp
                 f"`solution` must give an expression for every coordinate {[c.name for c in coords]}; "
                 f"missing {missing}."
             )
-        return [sp.sympify(by_name[c.name]) for c in coords]
+        return [as_expr(by_name[c.name], "solution", (*coords, *([t] if isinstance(t, sp.Symbol) else []))) for c in coords]
     if isinstance(solution, sp.Expr):
         solution = [solution]
-    exprs = [sp.sympify(e) for e in (list(solution) if not isinstance(solution, sp.MatrixBase) else list(solution))]
+    if isinstance(solution, str):
+        solution = [solution]
+    exprs = [as_expr(e, "solution", (*coords, *([t] if isinstance(t, sp.Symbol) else []))) for e in list(solution)]
     if len(exprs) != len(coords):
         raise ShapeError(
             f"`solution` must hold {len(coords)} expressions, one per coordinate {tuple(c.name for c in coords)}; "
@@ -136,7 +139,7 @@ def compare_closed_form(
     else:
         raise ArgumentTypeError(f"`result` must be a FlowResult or DescentResult; got {type(result).__name__}.")
     coords = result.chart.coords
-    exprs = _solution_exprs(solution, coords)
+    exprs = _solution_exprs(solution, coords, t)
     given = {(k.name if isinstance(k, sp.Symbol) else str(k)): float(v) for k, v in (params or {}).items()}
     free = set().union(*(e.free_symbols for e in exprs)) - set(coords) - {t}
     unknown = sorted(s.name for s in free if s.name not in given)

@@ -4,7 +4,9 @@ Everything here is immutable SymPy; nothing is compiled. Derived quantities
 (inverse, Christoffel symbols, curvature) are computed on first use and cached.
 """
 
-from ._util import simplify_expr
+from ._parse import CONSTANTS, FUNCTIONS, parse_expression
+from ._util import as_expr as as_expression
+from ._util import simplify_expr, sympify_safe
 from .charts import Chart, ChartMap, Manifold
 from .fisher import ParametricFamily, fisher_metric, kl_divergence
 from .metric import Metric, euclidean_metric
@@ -14,3 +16,4 @@ from .tensor import Tensor
 __all__ = ["Manifold", "Chart", "ChartMap", "Tensor", "Metric", "euclidean_metric", "simplify_expr"]
 __all__ += ["ParametricFamily", "fisher_metric", "kl_divergence"]
 __all__ += ["hessian_metric", "gauss_newton_metric", "induced_metric", "function_space_metric"]
+__all__ += ["parse_expression", "as_expression", "sympify_safe", "FUNCTIONS", "CONSTANTS"]

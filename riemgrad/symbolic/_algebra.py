@@ -24,7 +24,7 @@ from typing import Any
 import sympy as sp
 from sympy.polys.fields import sfield
 
-from ._util import Simplifier
+from ._util import Simplifier, sympify_safe
 
 _MAX_GENERATORS = 24
 
@@ -41,7 +41,7 @@ class ExprAlgebra:
         self.one = sp.S.One
 
     def elem(self, expr: Any) -> sp.Expr:
-        return sp.sympify(expr)
+        return sympify_safe(expr)
 
     def diff(self, a: sp.Expr, i: int) -> sp.Expr:
         return sp.diff(a, self.coords[i])
@@ -77,7 +77,7 @@ class FieldAlgebra:
     @classmethod
     def build(cls, coords: tuple[sp.Symbol, ...], exprs: list[sp.Expr]) -> FieldAlgebra | None:
         """Return a field algebra for ``exprs``, or None if they do not fit one."""
-        exprs = [sp.sympify(e) for e in exprs]
+        exprs = [sympify_safe(e) for e in exprs]
         if any(e.has(sp.Abs, sp.sign, sp.Piecewise, sp.Integral, sp.Derivative) for e in exprs):
             return None
         try:
@@ -120,7 +120,7 @@ class FieldAlgebra:
         return alg
 
     def elem(self, expr: Any) -> Any:
-        e = sp.sympify(expr)
+        e = sympify_safe(expr)
         hit = self._cache.get(e)
         if hit is not None:
             return hit

@@ -19,7 +19,7 @@ import sympy as sp
 
 from ..errors import ChartMismatchError, CoordinateError, InverseMapError, ShapeError
 from ._latex import chart_latex, chart_map_latex, coordinate_latex, expr_latex
-from ._util import Frozen, as_expr, simplify_expr
+from ._util import Frozen, as_expr, simplify_expr, sympify_safe
 
 __all__ = ["Manifold", "Chart", "ChartMap"]
 
@@ -320,7 +320,7 @@ class ChartMap(Frozen):
             raise CoordinateError(
                 f"`source` and `target` must be Chart objects; got {type(source).__name__} and {type(target).__name__}."
             )
-        fwd = _expr_tuple(forward, "forward", target.dim, f"target chart {target.name!r}")
+        fwd = _expr_tuple(forward, "forward", target.dim, f"target chart {target.name!r}", source.coords)
         _check_written_in(fwd, source, target, "forward")
         inv = None
         if inverse is not None:
@@ -329,7 +329,7 @@ class ChartMap(Frozen):
                     f"`inverse` was given but the map {source.name!r} -> {target.name!r} changes "
                     f"dimension ({source.dim} -> {target.dim}), so it has no inverse; drop `inverse`."
                 )
-            inv = _expr_tuple(inverse, "inverse", source.dim, f"source chart {source.name!r}")
+            inv = _expr_tuple(inverse, "inverse", source.dim, f"source chart {source.name!r}", target.coords)
             _check_written_in(inv, target, source, "inverse")
         self._set(source=source, target=target, forward=fwd, _given_inverse=inv)
 
@@ -441,11 +441,11 @@ class ChartMap(Frozen):
             raise ChartMismatchError(f"`other` must be a ChartMap; got {type(other).__name__}.")
         _check_same_chart(self.source, other.target, "other.target")
         sub = dict(zip(self.source.coords, other.forward))
-        fwd = tuple(simplify_expr(sp.sympify(f).xreplace(sub)) for f in self.forward)
+        fwd = tuple(simplify_expr(sympify_safe(f).xreplace(sub)) for f in self.forward)
         inv = None
         if self._given_inverse is not None and other._given_inverse is not None:
             sub2 = dict(zip(other.target.coords, self._given_inverse))
-            inv = tuple(simplify_expr(sp.sympify(f).xreplace(sub2)) for f in other._given_inverse)
+            inv = tuple(simplify_expr(sympify_safe(f).xreplace(sub2)) for f in other._given_inverse)
         return ChartMap(other.source, self.target, fwd, inverse=inv)
 
     @cached_property
@@ -492,13 +492,13 @@ class ChartMap(Frozen):
         return np.stack([np.broadcast_to(np.asarray(c, dtype=float), x.shape[:-1]) for c in cols], axis=-1)
 
 
-def _expr_tuple(seq: Any, name: str, n: int, what: str) -> tuple[sp.Expr, ...]:
+def _expr_tuple(seq: Any, name: str, n: int, what: str, symbols: Any = None) -> tuple[sp.Expr, ...]:
     if isinstance(seq, (sp.MatrixBase, sp.NDimArray)):
         seq = list(seq)
-    try:
-        items = tuple(as_expr(s, name) for s in seq)
-    except TypeError:
-        items = (as_expr(seq, name),)
+    if isinstance(seq, (str, sp.Basic)) or not hasattr(seq, "__iter__"):
+        items: tuple[sp.Expr, ...] = (as_expr(seq, name, symbols),)
+    else:
+        items = tuple(as_expr(s, name, symbols) for s in seq)
     if len(items) != n:
         raise ShapeError(f"`{name}` must give {n} expressions, one per coordinate of the {what}; got {len(items)}.")
     return items
@@ -571,7 +571,7 @@ def _solve_inverse(m: ChartMap) -> tuple[sp.Expr, ...]:
     for s in sols:
         if len(s) != m.source.dim:
             continue
-        exprs = tuple(_tidy_root(sp.sympify(s[c]).xreplace(back)) for c in m.source.coords)
+        exprs = tuple(_tidy_root(sympify_safe(s[c]).xreplace(back)) for c in m.source.coords)
         ok = True
         for c, e in zip(m.source.coords, exprs):
             if c.is_positive and e.is_positive is False or c.is_real and e.is_real is False:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from functools import cached_property
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from ..errors import (
@@ -14,11 +14,14 @@ from ..errors import (
     CoordinateError,
     DimensionError,
     IndefiniteMetricError,
-    NonSymmetricMetricError,
+    BudgetExceededError,
+    ExactCheckSkippedWarning,
     ShapeError,
     SingularMetricError,
 )
 from ._algebra import FieldAlgebra, make_algebra
+from ._metric_checks import check_definite, check_symmetric, numeric_checks
+from .budget import get_budget, ran_out, time_budget
 from ._util import as_expr, as_square_matrix, resolve_simplifier, simplify_expr
 from .charts import Chart, ChartMap, _check_same_chart
 from .tensor import Tensor
@@ -61,6 +64,20 @@ class Metric(Tensor):
         If the determinant vanishes identically (unless ``allow_singular``).
     IndefiniteMetricError
         If ``riemannian`` and the matrix is visibly not positive definite.
+    NonFiniteInputError
+        If an entry holds nan, oo, zoo or a complex number.
+
+    Warns
+    -----
+    ExactCheckSkippedWarning
+        When the exact checks run past the ``metric_checks`` budget
+        (:mod:`riemgrad.symbolic.budget`, 2 s by default) and numeric checks
+        at sample points of the chart's domain replace them.
+
+    Attributes
+    ----------
+    checks : str
+        ``"exact"``, or how the numeric fallback checked the matrix.
 
     Notes
     -----
@@ -95,8 +112,9 @@ class Metric(Tensor):
     ) -> None:
         if not isinstance(chart, Chart):
             raise ChartMismatchError(f"`chart` must be a Chart; got {type(chart).__name__}.")
-        M = as_square_matrix(matrix, chart.dim, "matrix", f"one row and column per coordinate of chart {chart.name!r}")
-        _check_symmetric(M)
+        M = as_square_matrix(
+            matrix, chart.dim, "matrix", f"one row and column per coordinate of chart {chart.name!r}", chart.coords
+        )
         super().__init__(chart, sp.ImmutableDenseNDimArray(M.tolist()), "ll", symbol="g", name="metric")
         auto = simplifier == "auto" or simplifier is True
         self._set(
@@ -107,12 +125,40 @@ class Metric(Tensor):
             riemannian=bool(riemannian),
             allow_singular=bool(allow_singular),
         )
+        self._set(checks=self._construction_checks())
+
+    def _construction_checks(self) -> str:
+        """Exact checks within the ``metric_checks`` budget, else numeric ones at sample points; says which ran."""
+        M, chart = self.matrix, self.chart
+        seconds = get_budget("metric_checks")
+        try:
+            with time_budget(seconds, f"the exact checks of a metric on chart {chart.name!r}") as token:
+                self._exact_checks()
+            return "exact"
+        except (BudgetExceededError, RecursionError) as exc:
+            if isinstance(exc, BudgetExceededError) and not ran_out(token, exc):
+                raise
+            why = f"ran past their budget of {seconds:g} s" if isinstance(exc, BudgetExceededError) else "recursed"
+        used = numeric_checks(M, chart, self.riemannian, self.allow_singular)
+        note = f"numeric at {used} sample points (the exact checks {why})"
+        warnings.warn(
+            f"Metric on chart {chart.name!r}: the exact symmetry/determinant/definiteness checks {why}; "
+            f"checked numerically at {used} points of the chart's domain instead (see Metric.checks). "
+            "Raise the budget with riemgrad.symbolic.budget.budgets(metric_checks=...) for exact checks.",
+            ExactCheckSkippedWarning,
+            stacklevel=3,
+        )
+        return note
+
+    def _exact_checks(self) -> None:
+        M, chart = self.matrix, self.chart
+        check_symmetric(M)
         # singular first: a degenerate constant matrix is also "not positive definite", but
         # the singular diagnosis (naming the zero-length direction) is the precise one
-        if not allow_singular and self._det_elem_is_zero:
+        if not self.allow_singular and self._det_elem_is_zero:
             raise SingularMetricError(self._singular_message())
-        if riemannian:
-            _check_definite(M, chart)
+        if self.riemannian:
+            check_definite(M, chart)
             if M.free_symbols and not self.allow_singular and self.det.is_positive is False:
                 raise IndefiniteMetricError(
                     f"`matrix` must be positive definite for a Riemannian metric on chart {chart.name!r}; "
@@ -382,7 +428,7 @@ class Metric(Tensor):
         >>> g.gradient(mu**2 + sigma).components
         [2*mu*sigma**2, sigma**2/2]
         """
-        f = as_expr(f, "f")
+        f = as_expr(f, "f", self.chart.coords)
         dw = [sp.diff(f, c) for c in self.chart.coords]
         return Tensor(self.chart, dw, "l").raise_index(0, self)
 
@@ -718,76 +764,6 @@ class Metric(Tensor):
         from ._latex import line_element_latex
 
         return "$\\displaystyle " + line_element_latex(self.matrix, self.chart.coords, self.chart.latex_names) + "$"
-
-
-def _check_symmetric(M: sp.ImmutableMatrix) -> None:
-    n = M.shape[0]
-    for i in range(n):
-        for j in range(i + 1, n):
-            a, b = M[i, j], M[j, i]
-            if a == b:
-                continue
-            if simplify_expr(a - b) != 0:
-                raise NonSymmetricMetricError(
-                    f"`matrix` must be symmetric; entries ({i}, {j}) and ({j}, {i}) differ: {a} vs {b}. "
-                    "Use the symmetric part (M + M.T)/2 if that is what you meant."
-                )
-
-
-def _rational_pivots(M: sp.ImmutableMatrix) -> list[sp.Rational] | None:
-    """Pivots of Gaussian elimination without pivoting, in exact rational arithmetic.
-
-    A symmetric matrix is positive definite iff every pivot is > 0 (Sylvester). Exact, so
-    Hilbert-like Gram matrices (condition number 1e18 and more) are judged correctly.
-    Returns None if an entry is not rational.
-    """
-    if not all(e.is_Rational for e in M):
-        return None
-    from sympy.polys.matrices import DomainMatrix
-
-    A = DomainMatrix.from_Matrix(sp.Matrix(M)).convert_to(sp.QQ).to_dense().rep.to_ddm()
-    n = len(A)
-    pivots = []
-    for c in range(n):
-        p = A[c][c]
-        pivots.append(sp.QQ.to_sympy(p))
-        if p <= 0:
-            return pivots
-        for r in range(c + 1, n):
-            f = A[r][c] / p
-            if f:
-                A[r] = [A[r][k] - f * A[c][k] for k in range(n)]
-    return pivots
-
-
-def _check_definite(M: sp.ImmutableMatrix, chart: Chart) -> None:
-    if not M.free_symbols:
-        pivots = _rational_pivots(M)
-        if pivots is not None:
-            if min(pivots) > 0:
-                return
-            bad = next(i for i, p in enumerate(pivots) if p <= 0)
-            raise IndefiniteMetricError(
-                f"`matrix` must be positive definite for a Riemannian metric on chart {chart.name!r}; "
-                f"its leading {bad + 1} x {bad + 1} block is not (exact elimination pivot {pivots[bad]}). "
-                "Fix the entries, or pass riemannian=False for a pseudo-Riemannian metric."
-            )
-        vals = np.linalg.eigvalsh(np.array(M.evalf(), dtype=float))
-        if vals.min() <= 0:
-            raise IndefiniteMetricError(
-                f"`matrix` must be positive definite for a Riemannian metric on chart {chart.name!r}; "
-                f"its eigenvalues are {np.round(vals, 6).tolist()}. Fix the entries, or pass riemannian=False "
-                "for a pseudo-Riemannian metric."
-            )
-        return
-    for i in range(M.shape[0]):
-        e = M[i, i]
-        if e.is_positive is False:
-            raise IndefiniteMetricError(
-                f"`matrix` must be positive definite for a Riemannian metric on chart {chart.name!r}; "
-                f"the diagonal entry ({i}, {i}) = {e} is not positive on the chart's domain "
-                f"{chart.domain}. Fix the entry or the coordinates' assumptions, or pass riemannian=False."
-            )
 
 
 def euclidean_metric(chart: Chart) -> Metric:

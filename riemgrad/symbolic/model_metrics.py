@@ -17,13 +17,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import warnings
+
 import numpy as np
 import sympy as sp
 
-from ..errors import ChartMismatchError, CoordinateError, ShapeError
-from ._util import as_expr, simplify_expr
+from ..errors import (
+    BudgetExceededError,
+    ChartMismatchError,
+    CoordinateError,
+    IntegrationError,
+    ShapeError,
+    SimplificationSkippedWarning,
+)
+from ._util import as_expr, simplify_expr, sympify_safe
+from .budget import get_budget, ran_out, time_budget
+from ._density_checks import check_density
 from .charts import Chart
-from .fisher import _expand_log, _integrate_against
+from .expectation import expand_log, integrate_against
 from .metric import Metric
 
 __all__ = ["hessian_metric", "gauss_newton_metric", "induced_metric", "function_space_metric"]
@@ -42,17 +53,44 @@ def _simplify(e: sp.Expr) -> sp.Expr:
     denominator multiplies out every denominator (slow, and far longer), so
     sums with function atoms are simplified one term at a time.
     """
-    e = sp.sympify(e)
+    e = sympify_safe(e)
     if e.is_Add and e.atoms(sp.Function):
         return sp.Add(*[simplify_expr(t) for t in e.args])
     return simplify_expr(e)
 
 
 def _symmetric(n: int, entry: Any) -> sp.Matrix:
+    """The symmetric matrix of entry(i, j), simplified within one ``simplify`` budget for all entries.
+
+    Entries left when the budget runs out (or SymPy recurses too deep on one) are kept exact and
+    unsimplified, and a SimplificationSkippedWarning says so.
+    """
     M = sp.zeros(n, n)
-    for i in range(n):
-        for j in range(i, n):
-            M[i, j] = M[j, i] = _simplify(entry(i, j))
+    pairs = [(i, j) for i in range(n) for j in range(i, n)]
+    for i, j in pairs:
+        M[i, j] = M[j, i] = entry(i, j)
+    seconds = get_budget("simplify")
+    done = 0
+    why = ""
+    try:
+        with time_budget(seconds, "simplifying the metric's entries") as token:
+            for i, j in pairs:
+                try:
+                    M[i, j] = M[j, i] = _simplify(M[i, j])
+                except RecursionError:
+                    why = "recursed too deep on some entries"
+                done += 1
+    except BudgetExceededError as exc:
+        if not ran_out(token, exc):
+            raise
+        why = f"ran past its budget of {seconds:g} s after {done} of {len(pairs)} entries"
+    if why:
+        warnings.warn(
+            f"simplifying the metric's entries {why}; the others are kept exact and unsimplified (raise the budget "
+            "with riemgrad.symbolic.budget.budgets(simplify=...)).",
+            SimplificationSkippedWarning,
+            stacklevel=3,
+        )
     return M
 
 
@@ -89,9 +127,10 @@ def hessian_metric(loss: Any, chart: Chart, *, riemannian: bool = True) -> Metri
     [1, 1]])
     """
     chart = _check_chart(chart)
-    L = as_expr(loss, "loss")
+    L = as_expr(loss, "loss", chart.coords)
     c = chart.coords
-    return Metric(chart, _symmetric(chart.dim, lambda i, j: sp.diff(L, c[i], c[j])), riemannian=riemannian)
+    grad = [sp.diff(L, ci) for ci in c]  # once per coordinate, not once per entry
+    return Metric(chart, _symmetric(chart.dim, lambda i, j: sp.diff(grad[i], c[j])), riemannian=riemannian)
 
 
 def gauss_newton_metric(residuals: Any, chart: Chart) -> Metric:
@@ -129,7 +168,7 @@ def gauss_newton_metric(residuals: Any, chart: Chart) -> Metric:
         residuals = list(residuals)
     if isinstance(residuals, (str, sp.Basic)) or not isinstance(residuals, Sequence):
         residuals = [residuals]
-    rs = [as_expr(r, "residuals") for r in residuals]
+    rs = [as_expr(r, "residuals", chart.coords) for r in residuals]
     if not rs:
         raise ShapeError("`residuals` must hold at least one expression; got an empty sequence.")
     c = chart.coords
@@ -165,7 +204,7 @@ def induced_metric(loss: Any, chart: Chart, scale: Any = 1) -> Metric:
     Matrix([[4*x**2 + 1]])
     """
     chart = _check_chart(chart)
-    L = as_expr(loss, "loss")
+    L = as_expr(loss, "loss", chart.coords)
     s = as_expr(scale, "scale")
     grad = [sp.diff(L, ci) for ci in chart.coords]
     return Metric(chart, _symmetric(chart.dim, lambda i, j: (1 if i == j else 0) + s**2 * grad[i] * grad[j]))
@@ -227,12 +266,14 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
     [5/3,   3, 17/3]])
     """
     chart = _check_chart(chart)
-    f = as_expr(model, "model")
     if isinstance(inputs, sp.Symbol):
         inputs = (inputs,)
+    if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+        raise CoordinateError(f"`inputs` must be a Symbol or a sequence of Symbols; got {inputs!r}.")
     inputs = tuple(inputs)
     if not inputs or not all(isinstance(v, sp.Symbol) for v in inputs):
         raise CoordinateError(f"`inputs` must be a Symbol or a sequence of Symbols; got {inputs!r}.")
+    f = as_expr(model, "model", (*chart.coords, *inputs))
     grads = [sp.diff(f, ci) for ci in chart.coords]
     n = chart.dim
     if isinstance(measure, Mapping):
@@ -244,12 +285,15 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
                     "For other sets pass (density, {x: Set})."
                 )
         logp = -sp.Add(*[sp.log(s.end - s.start) for s in sup.values()])
-        return Metric(chart, _symmetric(n, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j)))
+        return _expected_metric(chart, grads, logp, inputs, sup)
     if isinstance(measure, tuple) and len(measure) == 2 and isinstance(measure[1], Mapping):
-        density = as_expr(measure[0], "measure density")
+        density = as_expr(measure[0], "measure density", inputs)
         sup = _support(measure[1], inputs)
-        logp = _expand_log(sp.log(density))
-        return Metric(chart, _symmetric(n, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j)))
+        logp = expand_log(sp.log(density))
+        # every moment below treats the density as a probability measure (terms free of the inputs get weight
+        # one): refuse a density that is not one, instead of mixing it with the normalized measure
+        check_density(density, logp, inputs, sup, (), "measure density")
+        return _expected_metric(chart, grads, logp, inputs, sup)
     pts = _points(measure, len(inputs))
     fns = [sp.Lambda(inputs, g) for g in grads]
     vals = [[fn(*row) for fn in fns] for row in pts]
@@ -257,8 +301,23 @@ def function_space_metric(model: Any, chart: Chart, inputs: Any, measure: Any) -
     return Metric(chart, _symmetric(n, lambda i, j: sp.Add(*[v[i] * v[j] for v in vals]) / m))
 
 
+def _expected_metric(chart: Chart, grads: list, logp: sp.Expr, inputs: tuple, sup: dict) -> Metric:
+    try:
+        with time_budget(get_budget("derivation"), "the function-space metric") as token:
+            M = _symmetric(chart.dim, lambda i, j: _expect(grads[i] * grads[j], logp, inputs, sup, i, j))
+    except BudgetExceededError as exc:
+        if not ran_out(token, exc):
+            raise
+        raise IntegrationError(
+            f"the function-space metric on chart {chart.name!r} was not derived within the budget of {exc.seconds:g} s "
+            "for its expectations. Use a data set (an array of points) instead of a density, or raise the budget: "
+            "`with riemgrad.symbolic.budget.budgets(derivation=600): ...`."
+        ) from None
+    return Metric(chart, M)
+
+
 def _expect(g: sp.Expr, logp: sp.Expr, inputs: tuple, sup: dict, i: int, j: int) -> sp.Expr:
-    return _integrate_against(g, logp, inputs, sup, what=f"d_{i} f d_{j} f")
+    return integrate_against(g, logp, inputs, sup, what=f"d_{i} f d_{j} f")
 
 
 def _support(measure: Mapping, inputs: tuple) -> dict:

@@ -36,21 +36,21 @@ def _elements(arr: sp.ImmutableDenseNDimArray) -> list[sp.Expr]:
     return list(sp.flatten(arr.tolist())) if arr.rank() > 1 else list(arr)
 
 
-def _sympify_leaves(obj: Any) -> Any:
+def _sympify_leaves(obj: Any, symbols: Any = None) -> Any:
     if isinstance(obj, (list, tuple)):
-        return [_sympify_leaves(o) for o in obj]
-    if isinstance(obj, str):
-        return as_expr(obj, "components")
+        return [_sympify_leaves(o, symbols) for o in obj]
+    if isinstance(obj, str):  # parsed, never run: ImmutableDenseNDimArray would sympify (evaluate) the string
+        return as_expr(obj, "components", symbols)
     return obj
 
 
-def _as_array(components: Any, dim: int, rank: int) -> sp.ImmutableDenseNDimArray:
+def _as_array(components: Any, dim: int, rank: int, symbols: Any = None) -> sp.ImmutableDenseNDimArray:
     if rank == 0:
-        return sp.ImmutableDenseNDimArray([as_expr(components, "components")], ())
+        return sp.ImmutableDenseNDimArray([as_expr(components, "components", symbols)], ())
     if isinstance(components, sp.MatrixBase) and rank == 1:
         components = list(components)
     # strings are iterable: sympify leaves first, or SymPy's shape scan recurses forever
-    components = _sympify_leaves(components)
+    components = _sympify_leaves(components, symbols)
     try:
         arr = sp.ImmutableDenseNDimArray(components)
     except (ValueError, TypeError, sp.SympifyError) as exc:
@@ -114,7 +114,7 @@ class Tensor(Frozen):
         if not isinstance(chart, Chart):
             raise ChartMismatchError(f"`chart` must be a Chart; got {type(chart).__name__}.")
         indices = _check_indices(indices)
-        arr = _as_array(components, chart.dim, len(indices))
+        arr = _as_array(components, chart.dim, len(indices), chart.coords)
         if not isinstance(symbol, str) or not symbol:
             raise ArgumentTypeError(f"`symbol` must be a non-empty LaTeX string such as r'\\Gamma'; got {symbol!r}.")
         self._set(chart=chart, indices=indices, components=arr, symbol=symbol, name=name)
