@@ -1,5 +1,7 @@
 """Every setting checked: a bad value is a RiemgradError naming the argument, never a raw error."""
 
+import os
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -114,3 +116,23 @@ def test_preconditioner_with_wrong_shape(field):
     worse = Preconditioner(lambda x: None, lambda g, st, v: g, "worse")
     with pytest.raises(ArgumentTypeError, match="pair"):
         descend(field, X0, lr=0.1, steps=3, preconditioner=worse, params=[1.0])
+
+
+def test_hostile_string_loss_is_refused(tmp_path):
+    from riemgrad.errors import ParseError
+
+    marker = "/tmp/pwned-H"
+    if os.path.exists(marker):
+        os.remove(marker)
+    metric = Metric(CHART, [[1 / s**2, 0], [0, 2 / s**2]])
+    with pytest.raises(ParseError, match="`loss`"):
+        compile_flow(metric, f"__import__('os').system('touch {marker}')")
+    assert not os.path.exists(marker)
+    with pytest.raises(ParseError, match="`residuals`"):
+        compile_flow(metric, (x - 1) ** 2 / 2, residuals=["x.__class__"])
+
+
+def test_string_loss_uses_the_chart_symbols():
+    metric = Metric(CHART, [[1 / s**2, 0], [0, 2 / s**2]])
+    field = compile_flow(metric, "(x - 1)**2 + log(s)")
+    assert field.loss_expr == (x - 1) ** 2 + sp.log(s)  # the chart's s (positive), not a new Symbol

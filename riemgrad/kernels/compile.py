@@ -20,7 +20,14 @@ from ..errors import ChartMismatchError, CoordinateError, SolverSettingsError
 from ..symbolic import Chart, Metric
 from ..symbolic._util import as_expr
 from ._srepr import CacheEntryError, read_srepr
-from .cache import CacheRepairWarning, derivation_key, discard_derivation, load_derivation, load_source, store_derivation
+from .cache import (
+    CacheRepairWarning,
+    derivation_key,
+    discard_derivation,
+    load_derivation,
+    load_source,
+    store_derivation,
+)
 from .codegen import generate_source
 from .flowfield import FlowField
 from .velocity import derive_velocity
@@ -104,13 +111,16 @@ def compile_flow(
     """
     require_metric(metric)
     chart = metric.chart
-    loss = as_expr(loss, "loss")
     if isinstance(params, sp.Symbol):
         params = (params,)
     params = tuple(params)
     for q in params:
         if not isinstance(q, sp.Symbol):
             raise CoordinateError(f"`params` must hold SymPy Symbols; got {q!r} of type {type(q).__name__}.")
+    # a string is parsed by riemgrad.symbolic.parse_expression (never evaluated as Python), with the
+    # chart's coordinates and the parameters in scope
+    scope = tuple(chart.coords) + params
+    loss = as_expr(loss, "loss", scope)
     if len(set(params)) != len(params) or set(params) & set(chart.coords):
         raise CoordinateError(
             f"`params` {params} must be distinct symbols that are not coordinates of chart {chart.name!r} "
@@ -127,7 +137,8 @@ def compile_flow(
         )
     res = None
     if residuals is not None:
-        res = [as_expr(r, "residuals") for r in (residuals if not isinstance(residuals, sp.Expr) else [residuals])]
+        given = residuals if not isinstance(residuals, (sp.Expr, str)) else [residuals]
+        res = [as_expr(r, "residuals", scope) for r in given]
         if strategy not in ("auto", "qr"):
             raise SolverSettingsError(f"`residuals` go with strategy='qr' (or 'auto'); got strategy={strategy!r}.")
         strategy = "qr"
