@@ -226,6 +226,17 @@ def exp_map(metric: Metric, x: Any, v: Any, *, rtol: float = 1e-10, atol: float 
     >>> np.round(exp_map(half_plane, [[0.0, 1.0], [3.0, 2.0]], [[0.0, 1.0], [0.0, -2.0]]), 8).tolist()
     [[0.0, 2.71828183], [3.0, 0.73575888]]
     """
+    try:
+        pts = np.asarray(x, dtype=float)
+        inside = metric.chart.in_domain(pts)
+    except (TypeError, ValueError):
+        inside = None  # shape and type errors are reported by geodesic() with the argument named
+    if inside is not None and not np.all(inside):
+        raise DomainError(
+            f"`x` must lie in the domain of chart {metric.chart.name!r} {tuple(map(str, metric.chart.coords))}; "
+            f"{np.asarray(pts).reshape(-1, metric.dim)[~np.asarray(inside).reshape(-1)][0].tolist()} does not "
+            "(a coordinate is outside its sign assumption, or not finite). Pass base points of the domain."
+        )
     res = geodesic(metric, x, v, (0.0, 1.0), rtol=rtol, atol=atol)
     return res.xs[-1]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentTypeError, SolverSettingsError
+from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
 from ..kernels import AdaptiveRun, CompiledField, DataField, DescentRun, FixedStepRun, FlowField
 from ._lazy import is_dask_array
 from .preconditioners import Preconditioner, compiled_twin, natural
@@ -20,6 +20,35 @@ __all__ = ["solve_flow", "descend", "STEPPERS"]
 
 #: Batches at least this large run in parallel over chunks.
 PARALLEL_MIN_BATCH = 256
+
+#: Step budget of a fixed-step solve or of descent, per trajectory: a larger step count is refused
+#: up front (an `dt` of 1e-11 over a unit span would otherwise run for days).
+MAX_FIXED_STEPS = 100_000_000
+
+
+def _positive_real(value: Any, name: str, hint: str = "") -> float:
+    """``value`` as a positive finite float; bools, complex numbers and strings are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SolverSettingsError(
+            f"`{name}` must be a positive finite real number; got {value!r} of type {type(value).__name__}.{hint}"
+        )
+    v = float(value)
+    if not (math.isfinite(v) and v > 0):
+        raise SolverSettingsError(f"`{name}` must be a positive finite real number; got {value!r}.{hint}")
+    return v
+
+
+def _sorted_reals(saveat: Any, name: str = "saveat") -> np.ndarray:
+    """``saveat`` as a sorted, finite, non-empty float array (not sorted silently: an error)."""
+    try:
+        req = np.asarray(saveat, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise SolverSettingsError(f"`{name}` must be a sequence of real numbers; got {saveat!r:.80}.") from None
+    if np.iscomplexobj(np.asarray(saveat)) or req.size == 0 or not np.all(np.isfinite(req)):
+        raise SolverSettingsError(f"`{name}` must be a non-empty sequence of finite real numbers; got {saveat!r:.80}.")
+    if np.any(np.diff(req) < 0):
+        raise SolverSettingsError(f"`{name}` must be sorted in increasing order; got {saveat!r:.80}. Sort it.")
+    return req
 
 
 def _check_field(field: Any, kinds: type | tuple[type, ...] = FlowField) -> None:
@@ -63,6 +92,21 @@ def _classify(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) 
             status[i] = Status.SINGULAR_METRIC
 
 
+def _final_values(field: FlowField, X: np.ndarray, status: np.ndarray, params: Any) -> None:
+    """NONFINITE for a finished trajectory whose loss or metric is not finite at its end point.
+
+    The kernels check the state and the velocity; a non-finite loss (never evaluated by a flow) or an
+    infinite metric (whose inverse is 0: a frozen state) would otherwise end as SUCCESS.
+    """
+    ok = np.flatnonzero(status == Status.SUCCESS)
+    if ok.size == 0:
+        return
+    pts = X[:, ok].T
+    with np.errstate(all="ignore"):
+        bad = ~np.isfinite(field.loss(pts, params)) | ~np.all(np.isfinite(field.metric(pts, params)), axis=(1, 2))
+    status[ok[bad]] = Status.NONFINITE
+
+
 def _records(
     field: FlowField, X: np.ndarray, XS: np.ndarray, status: np.ndarray, params: Any, batch: tuple[int, ...]
 ) -> dict[str, Any]:
@@ -76,6 +120,7 @@ def _records(
             "_loss_fn": _no_loss(field),
         }
     _classify(field, X, status, params)
+    _final_values(field, X, status, params)
     p = field.param_vector(params) if field.params else None  # a snapshot of the values
     return {
         "xs": XS.reshape((XS.shape[0],) + batch + (field.dim,)),
@@ -206,14 +251,12 @@ def solve_flow(
     tlast = np.full(B, t0)
     threads = _threads(B, parallel)
     if step.adaptive:
-        h0 = (t1 - t0) / 100 if dt is None else float(dt)
-        if not h0 > 0:
-            raise SolverSettingsError(f"`dt` (the first trial step) must be > 0; got {dt!r}.")
+        h0 = (t1 - t0) / 100 if dt is None else _positive_real(dt, "dt", " It is the first trial step.")
         if saveat is None:
             save_t = np.array([t0, t1])
         else:
-            save_t = np.sort(np.asarray(saveat, dtype=float).reshape(-1))
-            if save_t.size == 0 or save_t[0] < t0 or save_t[-1] > t1:
+            save_t = _sorted_reals(saveat)
+            if save_t[0] < t0 or save_t[-1] > t1:
                 raise SolverSettingsError(
                     f"`saveat` must be a non-empty sequence of times within t_span {(t0, t1)}; got {saveat!r}."
                 )
@@ -222,17 +265,25 @@ def solve_flow(
         XS = field.run_adaptive(run, X, status, tlast, nsteps, threads=threads, progress=progress)
         ts = save_t
     else:
-        if dt is None or not float(dt) > 0:
+        hint = " Pass e.g. dt=1e-3, or stepper='dopri5' for adaptive steps."
+        if dt is None:
             raise SolverSettingsError(
-                f"`dt` must be a positive step for the fixed-step stepper {step.name!r}; got {dt!r}. "
-                "Pass e.g. dt=1e-3, or stepper='dopri5' for adaptive steps."
+                f"`dt` must be a positive step for the fixed-step stepper {step.name!r}; got None.{hint}"
             )
-        n = max(1, math.ceil((t1 - t0) / float(dt) - 1e-9))
+        dtf = _positive_real(dt, "dt", hint)
+        count = (t1 - t0) / dtf
+        if not count - 1e-9 <= MAX_FIXED_STEPS:
+            raise SolverSettingsError(
+                f"`dt` = {dt!r} over t_span {(t0, t1)} needs {count:.3g} fixed steps per trajectory, more than the "
+                f"step budget of {MAX_FIXED_STEPS:.0e} (riemgrad.flows.solve.MAX_FIXED_STEPS). Use a larger `dt`, "
+                "a shorter span, or stepper='dopri5' with `max_steps`."
+            )
+        n = max(1, math.ceil(count - 1e-9))
         h = (t1 - t0) / n
         if saveat is None:
             idx = np.array([0, n], np.int64)
         else:
-            req = np.sort(np.asarray(saveat, dtype=float).reshape(-1))
+            req = _sorted_reals(saveat)
             fidx = (req - t0) / h
             idx = np.rint(fidx).astype(np.int64)
             bad = (np.abs(fidx - idx) > 1e-6) | (idx < 0) | (idx > n)
@@ -334,10 +385,14 @@ def descend(
 
         return lazy_descend(field, x0, lr=lr, steps=steps, saveat=saveat, preconditioner=preconditioner,
                             backtracking=backtracking, params=params, parallel=parallel)  # fmt: skip
-    if not (isinstance(lr, (int, float, np.floating, np.integer)) and math.isfinite(lr) and lr > 0):
-        raise SolverSettingsError(f"`lr` must be a positive finite number; got {lr!r}.")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+    lr = _positive_real(lr, "lr")
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise SolverSettingsError(f"`steps` must be a non-negative integer; got {steps!r}.")
+    if steps > MAX_FIXED_STEPS:
+        raise SolverSettingsError(
+            f"`steps` = {steps} is more than the step budget of {MAX_FIXED_STEPS:.0e} "
+            "(riemgrad.flows.solve.MAX_FIXED_STEPS). Run fewer steps, or in several calls."
+        )
     pre = natural() if preconditioner is None else preconditioner
     if not isinstance(pre, Preconditioner):
         raise ArgumentTypeError(
@@ -350,8 +405,11 @@ def descend(
     if saveat is None:
         idx = np.array([0, steps], np.int64) if steps > 0 else np.array([0], np.int64)
     else:
-        idx = np.unique(np.asarray(saveat).astype(np.int64).reshape(-1))
-        if idx.size == 0 or idx[0] < 0 or idx[-1] > steps:
+        req = _sorted_reals(saveat)
+        if np.any(req != np.rint(req)):
+            raise SolverSettingsError(f"`saveat` must hold integer step indices for descent; got {saveat!r:.80}.")
+        idx = np.unique(req.astype(np.int64))
+        if idx[0] < 0 or idx[-1] > steps:
             raise SolverSettingsError(f"`saveat` must hold step indices in [0, {steps}]; got {saveat!r}.")
     status = np.zeros(B, np.int64)
     klast = np.zeros(B)
@@ -405,7 +463,22 @@ def _descend_python(
     for k in range(1, steps + 1):
         g = field.gradient(x, p)
         v = field.velocity(x, p)
-        d, state = pre.update(g, state, v)
+        out = pre.update(g, state, v)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ArgumentTypeError(
+                f"`preconditioner` {pre.name!r}: update(grad, state, velocity) must return a pair "
+                f"(direction, state); got {type(out).__name__}."
+            )
+        d, state = out
+        try:
+            d = np.asarray(d, dtype=float)
+        except (TypeError, ValueError):
+            d = np.asarray(np.nan)
+        if d.shape != x.shape:
+            raise ShapeError(
+                f"`preconditioner` {pre.name!r}: update(grad, state, velocity) must return a direction of the "
+                f"shape of `grad`, {x.shape} (batch, dim); got shape {d.shape}. Fix its update function."
+            )
         eta = np.full(x.shape[0], lr)
         if backtracking:
             l0 = field.loss(x, p)

@@ -16,7 +16,7 @@ assembly), :mod:`.cache` (files and fingerprint), :mod:`.geodesic`, :mod:`.data_
 
 from . import abi
 from .abi import AdaptiveRun, DescentRun, FixedStepRun
-from .cache import cache_dir
+from .cache import CacheRepairWarning, cache_dir
 from .codegen.steppers import TABLE as STEPPER_TABLE
 from .compile import compile_flow, require_metric
 from .data_kernels import DataField, compile_data_flow
@@ -27,6 +27,7 @@ __all__ = [
     "compile_flow",
     "FlowField",
     "cache_dir",
+    "CacheRepairWarning",
     "geodesic_field",
     "GeodesicField",
     "CompiledField",

@@ -12,8 +12,10 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -21,7 +23,75 @@ import sympy as sp
 
 from ..errors import CompilationError
 
-__all__ = ["cache_dir", "load_source", "derivation_key", "load_derivation", "store_derivation", "generator_files"]
+__all__ = [
+    "cache_dir",
+    "load_source",
+    "derivation_key",
+    "load_derivation",
+    "store_derivation",
+    "generator_files",
+    "CacheRepairWarning",
+    "purge_numba_cache",
+]
+
+#: The only file names a derivation may point to: a kernel named by the hash of its content.
+_KERNEL_NAME = re.compile(r"riemgrad_kernel_([0-9a-f]{20})\.py")
+
+
+class CacheRepairWarning(UserWarning):
+    """A damaged or tampered cache entry was found, discarded and rebuilt (once per entry)."""
+
+
+def _repair(what: str, path: Path) -> None:
+    warnings.warn(
+        f"riemgrad's kernel cache: {what} ({path}); it was discarded and is rebuilt. If this recurs, "
+        f"delete the cache directory {cache_dir()}.",
+        CacheRepairWarning,
+        stacklevel=4,
+    )
+
+
+def purge_numba_cache(path: Path) -> int:
+    """Delete Numba's cached machine code (index and data files) for the kernel module at ``path``.
+
+    Returns
+    -------
+    int
+        The number of files removed.
+    """
+    folder = Path(path).parent / "__pycache__"
+    removed = 0
+    for f in folder.glob(f"{Path(path).stem}.*"):
+        if f.suffix in (".nbi", ".nbc"):
+            try:
+                f.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _check_numba_index(path: Path) -> bool:
+    """True when every Numba index file of the module at ``path`` reads back (or there is none);
+    otherwise its index and data files are removed and False returned."""
+    import pickle
+
+    folder = Path(path).parent / "__pycache__"
+    for f in folder.glob(f"{Path(path).stem}.*.nbi"):
+        try:
+            with open(f, "rb") as fh:
+                pickle.load(fh)
+                stamp, overloads = pickle.loads(fh.read())
+            if not isinstance(overloads, dict):
+                raise ValueError("not an index")
+            for data_name in overloads.values():
+                if not (folder / str(data_name)).is_file():
+                    raise ValueError("missing data file")
+        except Exception:  # any damage: unpickling, truncation, wrong structure
+            purge_numba_cache(path)
+            return False
+    return True
+
 
 _LOADED: dict[str, ModuleType] = {}
 
@@ -80,7 +150,17 @@ def load_source(source: str) -> tuple[ModuleType, Path]:
         return _LOADED[name], path
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text() != source:
+        try:
+            stored = path.read_text() if path.exists() else None
+        except (OSError, UnicodeDecodeError):
+            stored = ""
+        if stored is not None and stored != source:
+            # an edited or truncated kernel: its compiled code in Numba's cache is not trusted either
+            _repair("a kernel file did not match the hash in its name", path)
+            purge_numba_cache(path)
+        if stored is not None and stored == source and not _check_numba_index(path):
+            _repair("Numba's cached machine code for a kernel was unreadable", path)
+        if stored != source:
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
             with os.fdopen(fd, "w") as fh:
                 fh.write(source)
@@ -151,14 +231,47 @@ def derivation_key(*parts: str) -> str:
 
 
 def load_derivation(key: str) -> dict | None:
-    """The stored derivation for ``key`` (with its source text), or None."""
+    """The stored derivation for ``key`` (with its source text), or None.
+
+    An entry is data: a JSON object with a ``strategy`` string, a ``velocity`` (None or a list of
+    ``srepr`` strings, read back by :func:`~riemgrad.kernels._srepr.read_srepr`, never evaluated) and
+    the bare file name of its kernel (``riemgrad_kernel_<hash>.py`` in the cache's ``kernels`` folder,
+    no other path is followed) whose content must hash to the name. Anything else (old format,
+    malformed, a kernel edited or truncated) is discarded with one :class:`CacheRepairWarning`, and
+    None returned so that the caller derives again.
+    """
     path = cache_dir() / "derived" / f"{key}.json"
+    if not path.exists():
+        return None
     try:
         data = json.loads(path.read_text())
-        data["source_text"] = (cache_dir() / "kernels" / data["source"]).read_text()
-    except (OSError, ValueError, KeyError):
+        if not isinstance(data, dict) or set(data) != {"strategy", "velocity", "source"}:
+            raise ValueError("not an entry of this format")
+        match = _KERNEL_NAME.fullmatch(data["source"]) if isinstance(data["source"], str) else None
+        if match is None:
+            raise ValueError("the kernel's name is not a hash-named file of the cache")
+        velocity = data["velocity"]
+        if not isinstance(data["strategy"], str) or not (
+            velocity is None or (isinstance(velocity, list) and all(isinstance(v, str) for v in velocity))
+        ):
+            raise ValueError("malformed fields")
+        text = (cache_dir() / "kernels" / data["source"]).read_text()
+        if source_hash(text) != match.group(1):
+            raise ValueError("the kernel file does not match the hash in its name")
+        data["source_text"] = text
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        _repair(f"a stored derivation was unusable: {exc}", path)
+        discard_derivation(key)
         return None
     return data
+
+
+def discard_derivation(key: str) -> None:
+    """Remove the stored derivation for ``key`` (if any)."""
+    try:
+        (cache_dir() / "derived" / f"{key}.json").unlink()
+    except OSError:
+        pass
 
 
 def store_derivation(key: str, data: dict) -> None:

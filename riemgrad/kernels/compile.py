@@ -9,6 +9,7 @@ too (keyed by its inputs and the generator's files): :func:`build` is the one pa
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +21,15 @@ from ..errors import ChartMismatchError, CoordinateError, SolverSettingsError
 from ..symbolic import Chart, Metric
 from ..symbolic._util import as_expr
 from ..symbolic.data_metrics import DataMetric
-from .cache import derivation_key, load_derivation, load_source, store_derivation
+from ._srepr import CacheEntryError, read_srepr
+from .cache import (
+    CacheRepairWarning,
+    derivation_key,
+    discard_derivation,
+    load_derivation,
+    load_source,
+    store_derivation,
+)
 from .codegen import generate_source
 from .data_kernels import DataField, compile_data_flow
 from .flowfield import FlowField
@@ -132,13 +141,16 @@ def compile_flow(
         return compile_data_flow(metric, loss, data=data, solver="qr" if strategy == "qr" else "cholesky")
     require_metric(metric)
     chart = metric.chart
-    loss = as_expr(loss, "loss")
     if isinstance(params, sp.Symbol):
         params = (params,)
     params = tuple(params)
     for q in params:
         if not isinstance(q, sp.Symbol):
             raise CoordinateError(f"`params` must hold SymPy Symbols; got {q!r} of type {type(q).__name__}.")
+    # a string is parsed by riemgrad.symbolic.parse_expression (never evaluated as Python), with the
+    # chart's coordinates and the parameters in scope
+    scope = tuple(chart.coords) + params
+    loss = as_expr(loss, "loss", scope)
     if len(set(params)) != len(params) or set(params) & set(chart.coords):
         raise CoordinateError(
             f"`params` {params} must be distinct symbols that are not coordinates of chart {chart.name!r} "
@@ -155,7 +167,8 @@ def compile_flow(
         )
     res = None
     if residuals is not None:
-        res = [as_expr(r, "residuals") for r in (residuals if not isinstance(residuals, sp.Expr) else [residuals])]
+        given = residuals if not isinstance(residuals, (sp.Expr, str)) else [residuals]
+        res = [as_expr(r, "residuals", scope) for r in given]
         if strategy not in ("auto", "qr"):
             raise SolverSettingsError(f"`residuals` go with strategy='qr' (or 'auto'); got strategy={strategy!r}.")
         strategy = "qr"
@@ -213,8 +226,18 @@ def build(
     stored = load_derivation(key)
     if stored is not None:
         chosen, source = stored["strategy"], stored["source_text"]
-        velocity = None if stored["velocity"] is None else [sp.sympify(v) for v in stored["velocity"]]
-    else:
+        try:  # data, never code: srepr text rebuilt from a whitelist of SymPy nodes
+            velocity = None if stored["velocity"] is None else [read_srepr(v) for v in stored["velocity"]]
+        except CacheEntryError as exc:
+            warnings.warn(
+                f"riemgrad's kernel cache: a stored derivation was unusable ({exc}); it was discarded and is "
+                "rebuilt.",
+                CacheRepairWarning,
+                stacklevel=3,
+            )
+            discard_derivation(key)
+            stored = None
+    if stored is None:
         chosen, velocity, source = derive()
     module, path = load_source(source)
     if stored is None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from ..errors import CompilationError, CoordinateError, ShapeError, SolverSettingsError
+from ..errors import ArgumentTypeError, CompilationError, DomainError, CoordinateError, ShapeError, SolverSettingsError
 from ..symbolic._util import Frozen
 from .._progress import Progress, enabled
 from .abi import (
@@ -36,6 +37,9 @@ __all__ = ["CompiledField", "FlowField", "BACKGROUND_WORK"]
 #: (a few hundredths of a second for a cheap 2-D field; handing a call to a worker thread costs
 #: 0.03-0.3 ms); longer ones run on a worker thread, so that Ctrl-C stops them (see ``runner``).
 BACKGROUND_WORK = 4_000_000
+
+#: Kernel files whose Numba cache was purged after a failed load in this process (once each).
+_HEALED: set[str] = set()
 
 
 class CompiledField(Frozen):
@@ -112,12 +116,16 @@ class CompiledField(Frozen):
                 )
             values = [given[n] for n in names]
         else:
-            values = list(np.atleast_1d(np.asarray(params, dtype=float)))
+            values = list(np.atleast_1d(real_array(params, "params")).reshape(-1))
             if len(values) != len(names):
                 raise CoordinateError(
                     f"`params` must hold {len(names)} values, one for each of {names}; got {len(values)}."
                 )
-        out = np.ascontiguousarray(np.asarray(values, dtype=float).reshape(-1))
+        out = np.ascontiguousarray(real_array(values, "params").reshape(-1))
+        if not np.all(np.isfinite(out)):
+            raise SolverSettingsError(
+                f"`params` must be finite real numbers; got {dict(zip(names, out.tolist()))}. Fix the values."
+            )
         return out if out.size else np.zeros(1)
 
     def layout(self, x: Any, name: str = "x", copy: bool = False) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -151,7 +159,7 @@ class CompiledField(Frozen):
         >>> X.shape, batch
         ((2, 3), (3,))
         """
-        arr = np.asarray(x, dtype=float)
+        arr = real_array(x, name)
         if arr.ndim not in (1, 2) or arr.shape[-1] != self.dim:
             raise ShapeError(
                 f"`{name}` must have shape ({self.dim},) or (batch, {self.dim}) for chart "
@@ -160,6 +168,22 @@ class CompiledField(Frozen):
         batch = arr.shape[:-1]
         pts = arr.reshape(-1, self.dim).T
         return (np.array(pts, order="C") if copy else np.ascontiguousarray(pts)), batch
+
+    def _require_domain(self, X: np.ndarray, name: str = "x") -> None:
+        """Raise DomainError for a finite point of ``X`` (dim, B) outside the chart's domain (non-finite
+        points evaluate to NaN: results hold NaN rows for trajectories that stopped)."""
+        pts = X.T
+        fin = np.all(np.isfinite(pts), axis=1)
+        if not fin.any():
+            return
+        inside = self.chart.in_domain(pts[fin])
+        if not inside.all():
+            bad = pts[fin][~inside][0]
+            raise DomainError(
+                f"`{name}` must lie in the domain of chart {self.chart.name!r} {tuple(map(str, self.chart.coords))} "
+                f"({dict(zip(map(str, self.chart.coords), self.chart.domain.values()))}); the point "
+                f"{bad.tolist()} does not. The field is undefined there: pass points of the domain."
+            )
 
     def _call(self, name: str, *args: Any) -> Any:
         """Call a compiled kernel (announcing a compilation that lasts), turning a Numba failure into
@@ -173,6 +197,22 @@ class CompiledField(Frozen):
             return fn(*args)
         except Exception as exc:
             import numba.core.errors as nerr
+
+            if not isinstance(exc, nerr.NumbaError) and str(self.path) not in _HEALED:
+                # a damaged file of Numba's on-disk cache (index or data): drop it and compile afresh, once
+                from .cache import CacheRepairWarning, purge_numba_cache
+
+                if self.path is not None and purge_numba_cache(Path(self.path)):
+                    import warnings
+
+                    warnings.warn(
+                        f"riemgrad's kernel cache: Numba's cached code for {self.path} failed to load "
+                        f"({type(exc).__name__}); it was discarded and is compiled again.",
+                        CacheRepairWarning,
+                        stacklevel=3,
+                    )
+                    _HEALED.add(str(self.path))
+                    return fn(*args)
 
             if isinstance(exc, nerr.NumbaError):
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -246,6 +286,7 @@ class CompiledField(Frozen):
         singular are NaN.
         """
         X, batch = self.layout(x)
+        self._require_domain(X)
         out = np.empty_like(X)
         status = np.zeros(X.shape[1], np.int64)
         self._call(EVALUATORS["velocity"], X, self.param_vector(params), out, status)
@@ -363,6 +404,57 @@ class CompiledField(Frozen):
         return XS
 
 
+
+def real_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float array; a ragged, complex, boolean or non-numeric input is a clear error.
+
+    Non-finite entries are kept (a start point that is not finite gets the NONFINITE status).
+
+    Parameters
+    ----------
+    x : array_like
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    numpy.ndarray of float
+
+    Raises
+    ------
+    ShapeError
+        If ``x`` is ragged (not rectangular).
+    ArgumentTypeError
+        If ``x`` holds complex, boolean or non-numeric entries.
+
+    Examples
+    --------
+    >>> real_array([[1, 2], [3, 4]], "x0").dtype
+    dtype('float64')
+    >>> real_array([[1.0, 2.0], [3.0]], "x0")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    riemgrad.errors.ShapeError: `x0` must be a rectangular array of real numbers...
+    """
+    try:
+        arr = np.asarray(x)
+    except ValueError:
+        arr = None
+    if arr is None or arr.dtype == object and any(isinstance(e, (list, tuple, np.ndarray)) for e in arr.flat):
+        raise ShapeError(
+            f"`{name}` must be a rectangular array of real numbers (all rows of the same length); got {x!r:.80}."
+        )
+    kind = arr.dtype.kind
+    if kind in "iuf":
+        return np.asarray(arr, dtype=float)
+    if kind == "O" and all(isinstance(e, (int, float, np.integer, np.floating, sp.Integer, sp.Float, sp.Rational))
+                           and not isinstance(e, (bool, np.bool_)) for e in arr.flat):
+        return np.asarray(arr, dtype=float)
+    raise ArgumentTypeError(
+        f"`{name}` must hold real numbers (float or int); got entries of type {arr.dtype} ({x!r:.80}). "
+        "Pass real floats; complex numbers, booleans and strings are not coordinates or parameter values."
+    )
+
 class FlowField(CompiledField):
     """Compiled numeric kernels of a Riemannian gradient flow on one chart.
 
@@ -433,6 +525,7 @@ class FlowField(CompiledField):
         numpy.ndarray, shape () or (batch,)
         """
         X, batch = self.layout(x)
+        self._require_domain(X)
         out = np.empty(X.shape[1])
         self._call(EVALUATORS["loss"], X, self.param_vector(params), out)
         return out.reshape(batch)
@@ -440,6 +533,7 @@ class FlowField(CompiledField):
     def gradient(self, x: Any, params: Any = None) -> np.ndarray:
         """The Euclidean gradient ``dL/dx`` (covector components), shape like ``x``."""
         X, batch = self.layout(x)
+        self._require_domain(X)
         out = np.empty_like(X)
         self._call(EVALUATORS["gradient"], X, self.param_vector(params), out)
         return out.T.reshape(batch + (self.dim,))
@@ -447,6 +541,7 @@ class FlowField(CompiledField):
     def metric(self, x: Any, params: Any = None) -> np.ndarray:
         """The metric matrix ``G(x)``, shape ``(dim, dim)`` or ``(batch, dim, dim)``."""
         X, batch = self.layout(x)
+        self._require_domain(X)
         out = np.empty((X.shape[1], self.dim, self.dim))
         self._call(EVALUATORS["metric"], X, self.param_vector(params), out)
         return out.reshape(batch + (self.dim, self.dim))

@@ -82,6 +82,8 @@ def _dopri_one(x, t0, t1, h, rtol, atol, max_steps, save_t, p, xs, col, K, xt, w
         code = f
         if code == 0:
             code = _check_point(xt, 0)
+        if code == 0:
+            code = _cross(x, 0, xt, 0, p)
         err = 0.0
         if code == 0:
             for k in range(DIM):

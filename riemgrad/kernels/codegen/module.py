@@ -13,6 +13,7 @@ import sympy as sp
 from ...symbolic import Chart
 from ..abi import CHUNK, CODE, SCALAR_MAX_DIM
 from .adaptive import dopri_source
+from .definite import pivot_check, singular_factors
 from .printer import assignments
 from .steppers import FIXED, range_stepper, scalar_stepper
 from .template import DECORATOR, INLINE, rhs_template, template
@@ -113,12 +114,15 @@ def generate_source(
             "\n".join(f"    g[{b}, {a}] = g[{a}, {b}]" for a, b in lower if a != b),
         )
     )
-    X = ", ".join(f"x{k}" for k in range(n))
     if velocity is not None:
-        vel_exprs, vel_targets = velocity, [f"out[{k}, j]" for k in range(n)]
-        vel_tail = f"    return {OK}"
-        vels_targets = [f"v{k}" for k in range(n)]
-        vels_tail = f"    return {', '.join(vels_targets)}, {OK}"
+        # the symbolic and exact strategies test the metric's pivots as the Cholesky solve does
+        check_exprs, check_names, check = pivot_check(G)
+        vel_exprs = list(velocity) + check_exprs
+        vel_targets = [f"out[{k}, j]" for k in range(n)] + check_names
+        vel_tail = f"{check}\n    return s"
+        vels_targets = [f"v{k}" for k in range(n)] + check_names
+        vels_tail = f"{check}\n    return {', '.join(vels_targets[:n])}, s"
+        flagged = check != "    s = 0"
     elif residuals is not None:
         J = [[sp.diff(r, c) for c in coords] for r in residuals]
         vel_exprs = [J[i][k] for i in range(m) for k in range(n)] + list(residuals)
@@ -129,6 +133,7 @@ def generate_source(
             "    s = _qr_solve(w)\n    for k in range(DIM):\n        out[k, j] = -w[NRES * DIM + k]\n    return s"
         )
         vels_tail = f"    s = _qr_solve(w)\n    return {', '.join(f'-w[{m * n + k}]' for k in range(n))}, s"
+        flagged = True
     else:
         vel_exprs = [G[a, b] for a, b in lower] + list(grad)
         vel_targets = vels_targets = [f"w[{a * n + b}]" for a, b in lower] + [f"w[{n * n + k}]" for k in range(n)]
@@ -136,8 +141,12 @@ def generate_source(
             "    s = _chol_solve(w)\n    for k in range(DIM):\n        out[k, j] = -w[DIM * DIM + k]\n    return s"
         )
         vels_tail = f"    s = _chol_solve(w)\n    return {', '.join(f'-w[{n * n + k}]' for k in range(n))}, s"
+        flagged = True
+    factors = singular_factors(G, coords)
     used: set[str] | None = set() if vectorized_math else None
-    parts += _dynamics(chart, params, vel_exprs, vel_targets, vel_tail, vels_targets, vels_tail, velocity is None, used)
+    parts += _dynamics(
+        chart, params, vel_exprs, vel_targets, vel_tail, vels_targets, vels_tail, flagged, factors, elementary=used
+    )
     return "\n\n".join(_with_elementary(parts, used)) + template() + dopri_source()
 
 
@@ -190,9 +199,13 @@ def _dynamics(
     vels_targets: list[str],
     vels_tail: str,
     flagged: bool,
+    factors: list[sp.Expr] = (),
     elementary: set[str] | None = None,
 ) -> list[str]:
     """The right-hand side (``_vel``, ``_vels``), the domain checks and the fixed-step kernels.
+
+    ``factors``: the metric's singular factors (:func:`.definite.singular_factors`); a step that
+    changes the strict sign of one is refused with ``SINGULAR_METRIC`` (``_sides``, ``_cross``).
 
     With a set ``elementary``, ``_vel`` (inlined into the loops over a chunk of trajectories,
     which vectorize) uses the vectorizable functions and records their names. ``_vels`` (one
@@ -246,10 +259,42 @@ def _dynamics(
         parts.append(f"{INLINE}\ndef _oks({X}):\n{check}")
         # the domain alone (finiteness is absorbing under x + dt * (...), see _range_stepper)
         parts.append(f"{INLINE}\ndef _dom({X}):\n    return {dom}\n")
+    parts += _crossing(coords, params, list(factors))
     for name in FIXED:
         if n <= SCALAR_MAX_DIM:
             parts.append(scalar_stepper(name, n))
         parts.append(range_stepper(name, n, flagged=flagged))
+    return parts
+
+
+def _crossing(coords: tuple[sp.Symbol, ...], params: tuple[sp.Symbol, ...], factors: list[sp.Expr]) -> list[str]:
+    """``_sides(x..., z..., p)`` (True when no singular factor changes strict sign from x to z) and
+    ``_cross(x, j, y, i, p)`` (the same on arrays, as a status code)."""
+    n = len(coords)
+    X = ", ".join(f"x{k}" for k in range(n))
+    Z = ", ".join(f"z{k}" for k in range(n))
+    xn = {c: f"x{k}" for k, c in enumerate(coords)}
+    zn = {c: f"z{k}" for k, c in enumerate(coords)}
+    pn = {q: f"p[{i}]" for i, q in enumerate(params)}
+    if factors:
+        body = assignments(factors, [f"_a{i}" for i in range(len(factors))], {**xn, **pn})
+        body += assignments(factors, [f"_b{i}" for i in range(len(factors))], {**zn, **pn})
+        crossed = " | ".join(
+            f"((_a{i} > 0.0) & (_b{i} < 0.0)) | ((_a{i} < 0.0) & (_b{i} > 0.0))" for i in range(len(factors))
+        )
+        body.append(f"    return not ({crossed})")
+    else:
+        body = ["    return True"]
+    loads = [f"    x{k} = x[{k}, j]" for k in range(n)] + [f"    z{k} = y[{k}, i]" for k in range(n)]
+    parts = []
+    if n <= SCALAR_MAX_DIM:
+        parts.append(f"{INLINE}\ndef _sides({X}, {Z}, p):\n" + "\n".join(body) + "\n")
+        cross = f"    return {OK} if _sides({X}, {Z}, p) else {CODE['SINGULAR_METRIC']}\n"
+        parts.append(f"{INLINE}\ndef _cross(x, j, y, i, p):\n" + "\n".join(loads) + "\n" + cross)
+    else:
+        same = body[-1].replace("    return ", "    same = ")
+        tail = f"{same}\n    return {OK} if same else {CODE['SINGULAR_METRIC']}\n"
+        parts.append(f"{INLINE}\ndef _cross(x, j, y, i, p):\n" + "\n".join(loads + body[:-1]) + "\n" + tail)
     return parts
 
 
@@ -282,5 +327,5 @@ def generate_rhs_source(chart: Chart, rhs: list[sp.Expr], energy: sp.Expr, vecto
     vels_targets = [f"v{k}" for k in range(n)]
     vels_tail = f"    return {', '.join(vels_targets)}, {OK}"
     used: set[str] | None = set() if vectorized_math else None
-    parts += _dynamics(chart, (), list(rhs), vel_targets, f"    return {OK}", vels_targets, vels_tail, False, used)
+    parts += _dynamics(chart, (), list(rhs), vel_targets, f"    return {OK}", vels_targets, vels_tail, False, elementary=used)
     return "\n\n".join(_with_elementary(parts, used)) + rhs_template() + dopri_source()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..abi import CONTROL_DONE, CONTROL_STOP, SCALAR_MAX_DIM, kernel_name
+from ..abi import CODE, CONTROL_DONE, CONTROL_STOP, SCALAR_MAX_DIM, kernel_name
 from .template import BLOCK, DECORATOR, ranged, save_block
 
 __all__ = ["Tableau", "TABLE", "FIXED", "scalar_stepper", "range_stepper", "BLOCK"]
@@ -45,6 +45,8 @@ class Tableau(NamedTuple):
     b: tuple[str, ...] = ()
     adaptive: bool = False
 
+
+SINGULAR = CODE["SINGULAR_METRIC"]
 
 #: Every stepper by name. Fixed-step methods: c_i = sum_j a_ij (explicit, no time dependence: the fields
 #: are autonomous).
@@ -106,6 +108,8 @@ def scalar_stepper(name: str, n: int) -> str:
     L += [
         f"{ind}if f == 0:",
         f"{ind}    f = _oks({', '.join(f'z{k}' for k in range(n))})",
+        f"{ind}if f == 0 and not _sides({X}, {', '.join(f'z{k}' for k in range(n))}, p):",
+        f"{ind}    f = {SINGULAR}",
         f"{ind}if f != 0:",
         f"{ind}    st = f",
         f"{ind}    break",
@@ -235,9 +239,9 @@ def range_stepper(name: str, n: int, flagged: bool) -> str:
     S += [f"{ind2}z{k} = {zk}" for k, zk in enumerate(last)]
     if wide:
         S += [f"{ind2}xt[{k}, j] = z{k}" for k in range(n)]
-        S.append(f"{ind2}good = _check_point(xt, j) == 0")
+        S.append(f"{ind2}good = (_check_point(xt, j) == 0) & (_cross(x, j, xt, j, p) == 0)")
     else:
-        S.append(f"{ind2}good = _dom({Z})")
+        S.append(f"{ind2}good = _dom({Z}) & _sides({', '.join(f'x[{k}, j]' for k in range(n))}, {Z}, p)")
     if flagged:
         S.append(f"{ind2}good = good & (f == 0)")
     S.append(f"{ind2}x[0, j] = z0 if good else np.nan")
@@ -271,6 +275,8 @@ def range_stepper(name: str, n: int, flagged: bool) -> str:
             L.append(f"{ind2}f |= _vel(xt, j, p, w, k{s_})")
         L += [f"{ind2}xt[{k}, j] = {z}" for k, z in enumerate(zs)]
         L.append(f"{ind2}s = _check_point(xt, j)")
+        L.append(f"{ind2}if s == 0:")
+        L.append(f"{ind2}    s = _cross(x, j, xt, j, p)")
         L += fail
         L += [f"{ind2}for k in range(DIM):", f"{ind2}    x[k, j] = xt[k, j]"]
     else:
@@ -286,6 +292,8 @@ def range_stepper(name: str, n: int, flagged: bool) -> str:
                 L.append(f"{ind2}f |= g")
         L += [f"{ind2}z{k} = {scalar(z)}" for k, z in enumerate(zs)]
         L.append(f"{ind2}s = _oks({Z})")
+        L.append(f"{ind2}if s == 0 and not _sides({', '.join(f'x{k}' for k in range(n))}, {Z}, p):")
+        L.append(f"{ind2}    s = {SINGULAR}")
         L += fail
         L += [f"{ind2}x{k} = z{k}" for k in range(n)] + [f"{ind}x[{k}, j] = x{k}" for k in range(n)]
     L += [

@@ -235,12 +235,25 @@ _ACCEPT = """\
                 s = flag[j]
                 if s == 0:
                     s = _check_point(xt, j)
-                if s == 0:
+{cross}                if s == 0:
                     for k in range(DIM):
                         x[k, j] = xt[k, j]
                     tlast[j] = {tnew}
                 else:
                     status[j] = s
+"""
+
+# natural descent: a step across a singular factor of the metric is refused (see .definite)
+_CROSS = """\
+                if s == 0:
+                    s = _cross(x, j, xt, j, p)
+"""
+
+# a trial step of natural descent across a singular factor ends the trajectory (flag, then _ACCEPT)
+_CROSS_BT = """\
+                            if ok and _cross(x, j, xt, j, p) != 0:
+                                flag[j] = _cross(x, j, xt, j, p)
+                                break
 """
 
 _DIRECTIONS = {
@@ -292,7 +305,8 @@ _BACKTRACK = """\
                         for _ in range(60):
                             for k in range(DIM):
                                 xt[k, j] = x[k, j] + eta * d[k, j]
-                            if _check_point(xt, j) == 0 and _loss(xt, j, p) <= l0 + 1e-4 * eta * slope:
+                            ok = _check_point(xt, j) == 0
+{cross_bt}                            if ok and _loss(xt, j, p) <= l0 + 1e-4 * eta * slope:
                                 moved = True
                                 break
                             eta *= 0.5
@@ -315,8 +329,8 @@ def _descent(name: str) -> str:
         + "    a, b, eps = hyper[0], hyper[1], hyper[2]\n    pa = 1.0\n    pb = 1.0\n"
         + "    for n in range(nsteps):\n"
         + _DIRECTIONS[name]
-        + _BACKTRACK
-        + _ACCEPT.format(tnew="n + 1.0")
+        + _BACKTRACK.replace("{cross_bt}", _CROSS_BT if name == "natural" else "")
+        + _ACCEPT.format(tnew="n + 1.0", cross=_CROSS if name == "natural" else "")
         + save_block("n + 1", "        ")
     )
     # every BLOCK steps: count them, and stop when asked (the steps are whole chunk sweeps: no cost)
