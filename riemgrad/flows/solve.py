@@ -10,8 +10,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
+<<<<<<< HEAD
 from ..kernels import AdaptiveRun, CompiledField, DataField, DescentRun, FixedStepRun, FlowField
 from ._lazy import is_dask_array
+=======
+from ..kernels import AdaptiveRun, CompiledField, DescentRun, FixedStepRun, FlowField
+from ..kernels.abi import EVALUATORS
+>>>>>>> trust
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
 from .steppers import STEPPERS, Stepper, as_stepper
@@ -101,9 +106,14 @@ def _final_values(field: FlowField, X: np.ndarray, status: np.ndarray, params: A
     ok = np.flatnonzero(status == Status.SUCCESS)
     if ok.size == 0:
         return
-    pts = X[:, ok].T
-    with np.errstate(all="ignore"):
-        bad = ~np.isfinite(field.loss(pts, params)) | ~np.all(np.isfinite(field.metric(pts, params)), axis=(1, 2))
+    # the evaluators' kernels directly: X is already in their layout and in the domain (SUCCESS)
+    sub = X if ok.size == X.shape[1] else np.ascontiguousarray(X[:, ok])
+    p = field.param_vector(params)
+    loss = np.empty(sub.shape[1])
+    metric = np.empty((sub.shape[1], field.dim, field.dim))
+    field._call(EVALUATORS["loss"], sub, p, loss)
+    field._call(EVALUATORS["metric"], sub, p, metric)
+    bad = ~np.isfinite(loss) | ~np.all(np.isfinite(metric), axis=(1, 2))
     status[ok[bad]] = Status.NONFINITE
 
 
