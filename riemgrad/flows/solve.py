@@ -10,13 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
-<<<<<<< HEAD
 from ..kernels import AdaptiveRun, CompiledField, DataField, DescentRun, FixedStepRun, FlowField
-from ._lazy import is_dask_array
-=======
-from ..kernels import AdaptiveRun, CompiledField, DescentRun, FixedStepRun, FlowField
 from ..kernels.abi import EVALUATORS
->>>>>>> trust
+from ._lazy import is_dask_array
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
 from .steppers import STEPPERS, Stepper, as_stepper
