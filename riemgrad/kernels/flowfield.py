@@ -260,6 +260,8 @@ class CompiledField(Frozen):
         """Run kernel ``name`` once per argument tuple of ``calls`` (each ending with its control row),
         on worker threads when the work is long or split, with a progress bar for long runs;
         ``done()`` reads the progress from ``ctl`` in units of ``unit``."""
+        if not calls:  # an empty batch (e.g. the shape probe of a lazy Dask solve): nothing to run
+            return
         self._compile(name, calls[0], what, progress)
         fn = self._kernel(name)
         if len(calls) == 1 and work < BACKGROUND_WORK:  # short: here, no thread, no bar
