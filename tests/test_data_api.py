@@ -131,3 +131,25 @@ def test_new_names_are_exported():
     for name in ("Dataset", "DataField", "compile_data_flow", "DataMetric", "ConditionalFamily",
                  "empirical_fisher_metric", "models"):
         assert name in rg.__all__ and getattr(rg, name) is not None
+
+
+def test_a_data_field_is_found_again_in_the_derivation_cache(tmp_path, monkeypatch):
+    """The data compiler stores its entry in the cache's verified format: a second compile reads it back
+    (no CacheRepairWarning, the same kernel file)."""
+    import warnings
+
+    from riemgrad import models
+    from riemgrad.kernels.cache import CacheRepairWarning
+
+    monkeypatch.setenv("RIEMGRAD_CACHE_DIR", str(tmp_path))
+    m = models.logistic_regression(2)
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(20, 2)), (rng.random(20) < 0.5).astype(float)
+    fields = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheRepairWarning)
+        for _ in range(2):
+            g = rg.hessian_metric(m.loss, m.chart, data=m.dataset(X, y))
+            fields.append(rg.compile_flow(g, m.loss))
+    assert fields[0].path == fields[1].path
+    assert len(list((tmp_path / "derived").glob("*.json"))) == 1

@@ -512,7 +512,8 @@ def compile_data_flow(
         source = generate_source(metric, lexpr, zsyms, solver)
     module, path = load_source(source)
     if got is None:
-        store_derivation(key, {"source": path.name})
+        # the cache's one verified entry format (strategy, velocity, hash-named source): no velocity here
+        store_derivation(key, {"strategy": f"data-{solver}", "velocity": None, "source": path.name})
     dom = np.array([{"positive": 1, "negative": -1}.get(k, 0) for k in metric.chart.domain.values()], dtype=np.int64)
     return DataField(
         chart=metric.chart, metric_data=metric, loss_expr=lexpr, family=family, data=data, data_symbols=zsyms,
