@@ -39,11 +39,22 @@ def decay():
     return compile_flow(euclidean_metric(Chart("line", (x,))), x**2 / 2)
 
 
+@pytest.fixture(autouse=True)
+def _no_step_budget(monkeypatch):
+    """The runs here are meant to go on until interrupted: lift the fixed-step budget."""
+    import riemgrad.flows.solve
+
+    monkeypatch.setattr(riemgrad.flows.solve, "MAX_FIXED_STEPS", 10**15)
+
+
 # ------------------------------------------------------------------ a real signal, a child process
 CHILD = r"""
 import os, sys, time
 import numpy as np, sympy as sp
 import riemgrad as rg
+import riemgrad.flows.solve
+
+riemgrad.flows.solve.MAX_FIXED_STEPS = 10**15  # the runs below are far longer than the step budget, on purpose
 mode, B = sys.argv[1], int(sys.argv[2])
 mu = sp.Symbol("mu", real=True); sigma = sp.Symbol("sigma", positive=True)
 g = rg.Metric(rg.Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
