@@ -135,9 +135,12 @@ def test_sigint_in_process_leaves_x0_and_the_pool_usable(decay, batch):
         kept = x0.copy()
         solve_flow(decay, x0[:2], (0.0, 0.01), dt=1e-3)  # compiled before the clock starts
         timer = _interrupt_after(0.5)
-        with pytest.raises(KeyboardInterrupt):
-            solve_flow(decay, x0, (0.0, 1e9), dt=1e-3)  # 10^12 steps
-        timer.join()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                solve_flow(decay, x0, (0.0, 1e9), dt=1e-3)  # 10^12 steps
+        finally:  # a run that failed early must not leave a SIGINT on its way to the test runner
+            timer.cancel()
+            timer.join()
     finally:
         signal.signal(signal.SIGINT, previous)
     np.testing.assert_array_equal(x0, kept)
@@ -154,9 +157,12 @@ def test_sigint_in_process_stops_adam_descent(decay):
         x0 = np.full((600, 1), 3.0)
         descend(decay, x0[:1], lr=0.1, steps=1, preconditioner=preconditioners.adam())
         timer = _interrupt_after(0.5)
-        with pytest.raises(KeyboardInterrupt):
-            descend(decay, x0, lr=1e-9, steps=10**12, preconditioner=preconditioners.adam())
-        timer.join()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                descend(decay, x0, lr=1e-9, steps=10**12, preconditioner=preconditioners.adam())
+        finally:
+            timer.cancel()
+            timer.join()
     finally:
         signal.signal(signal.SIGINT, previous)
     assert (x0 == 3.0).all()
