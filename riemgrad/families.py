@@ -189,6 +189,26 @@ class FamilyAtlas(Frozen):
         self.family(chart_name)
         return self.closed_forms[chart_name][1]
 
+    def _repr_latex_(self) -> str:
+        r"""A table for Jupyter: each chart, the map to the base chart, and its closed-form line element."""
+        from .symbolic._latex import chart_latex, line_element_latex, tex_text
+
+        rows = []
+        for name in self.chart_names:
+            chart = self.chart(name)
+            if name == self.chart_names[0]:
+                to_base = r"\text{base chart}"
+            else:
+                m = self.map(name, self.chart_names[0])
+                to_base = r",\ ".join(
+                    f"{m.target.latex_names[t]} = {chart.latex(f)}" for t, f in zip(m.target.coords, m.forward)
+                )
+            matrix = self.closed_forms[name][0]
+            ds2 = line_element_latex(sp.Matrix(matrix), chart.coords, chart.latex_names)
+            rows.append(f"{chart_latex(chart)} & {to_base} & {ds2}")
+        head = rf"\text{{{tex_text(self.name)}}} & \text{{to the base chart}} & \text{{Fisher metric}}"
+        return "$\\begin{array}{lll}" + head + r" \\ \hline " + r" \\ ".join(rows) + r"\end{array}$"
+
     def __repr__(self) -> str:
         return f"FamilyAtlas({self.name!r}, charts={list(self.families)})"
 

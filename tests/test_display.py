@@ -159,3 +159,28 @@ def test_results_and_reports_do_not_import_matplotlib():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert "MPL False" in proc.stdout
+
+
+def test_family_atlas_and_field_render_as_latex():
+    """ParametricFamily shows log p(x | theta) with its support and chart; FamilyAtlas a table of charts,
+    maps and closed forms; FlowField the velocity it compiled (or the solve it does) and the loss."""
+    import sympy as sp
+
+    from riemgrad import families
+    from tests._mathtext import assert_mathtext
+
+    atlas = families.atlas("normal")
+    fam = atlas["sigma"]
+    tex = fam._repr_latex_()
+    assert r"\log p(x \mid \mu,\, \sigma)" in tex and r"x \in \mathbb{R}" in tex
+    assert_mathtext(tex.replace(r"\mid", "|"))
+    table = atlas._repr_latex_()
+    assert table.count(r" \\ ") == len(atlas.chart_names)  # a header row, then one row per chart
+    assert r"\sigma = \sqrt{\mathrm{variance}}" in table and r"\frac{2}{\sigma^{2}}" in table
+    mu, sigma = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True)
+    g = rg.Metric(rg.Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
+    loss = (mu - 1) ** 2 / 2 + sigma**2
+    tex = rg.compile_flow(g, loss, strategy="symbolic")._repr_latex_()
+    assert r"\dot{\mu} &= " in tex and r"\dot{\sigma} &= " in tex
+    assert_mathtext(tex.split(r"\quad")[0] + "$")
+    assert r"-G^{-1} \nabla L" in rg.compile_flow(g, loss, strategy="cholesky")._repr_latex_()

@@ -507,6 +507,23 @@ class FlowField(CompiledField):
     """
 
 
+    def _repr_latex_(self) -> str:
+        r"""The compiled velocity field for Jupyter: ``\dot{x}^k = ...`` per coordinate (or
+        ``-G^{-1} \nabla L`` when it is solved numerically), the loss and the chart."""
+        from ..symbolic._latex import chart_latex
+
+        chart = self.chart
+        names = [chart.latex_names[c] for c in chart.coords]
+        if self.velocity_expr is not None:
+            rows = [f"\\dot{{{n}}} &= {chart.latex(v)}" for n, v in zip(names, self.velocity_expr)]
+        else:
+            vec = r",\, ".join(f"\\dot{{{n}}}" for n in names)
+            rows = [f"({vec}) &= -G^{{-1}} \\nabla L \\quad \\text{{({self.strategy} solve in the kernel)}}"]
+        rows.append(f"L &= {chart.latex(self.loss_expr)}")
+        return (
+            "$\\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}\quad " + chart_latex(chart) + "$"
+        )
+
     def __repr__(self) -> str:
         return (
             f"FlowField(chart={self.chart.name!r}, coords={self.chart.coords}, params={self.params}, "

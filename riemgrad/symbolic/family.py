@@ -412,6 +412,19 @@ class ParametricFamily(Frozen):
         check_point_in_domain(pt, "point", self.chart.name)
         return self.log_density.xreplace(pt)
 
+    def _repr_latex_(self) -> str:
+        r"""``log p(x | theta) = ...`` with the support of each variable and the chart, for Jupyter."""
+        from ._latex import chart_latex
+
+        chart = self.chart
+        theta = r",\, ".join(chart.latex_names[c] for c in chart.coords)
+        xs = r",\, ".join(sp.latex(v) for v in self.support)
+        sup = r",\ ".join(f"{sp.latex(v)} \\in {sp.latex(S)}" for v, S in self.support.items())
+        return (
+            f"$\\displaystyle \\log p({xs} \\mid {theta}) = {chart.latex(self.log_density)},"
+            f"\\quad {sup};\\quad {chart_latex(chart)}$"
+        )
+
     def __repr__(self) -> str:
         sup = ", ".join(f"{v}: {s}" for v, s in self.support.items())
         return f"ParametricFamily({self.name!r}, chart={self.chart.coords}, log_density={self.log_density}, {{{sup}}})"
