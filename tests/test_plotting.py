@@ -187,3 +187,19 @@ def test_log_axis_has_few_major_labels():
     lo, hi = ax.get_ylim()
     shown = [t for t in ax.get_yticklabels() if t.get_text() and lo <= t.get_position()[1] <= hi]
     assert 2 <= len(shown) <= 8
+
+
+def test_loss_contours_are_drawn_only_inside_the_charts_domain():
+    """A contour grid that reaches past sigma = 0 evaluates the loss only where the chart is defined
+    (the field's evaluators refuse points outside the domain)."""
+    import sympy as sp
+
+    import riemgrad as rg
+    from riemgrad import plotting
+
+    mu, sigma = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True)
+    g = rg.Metric(rg.Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
+    field = rg.compile_flow(g, (mu - 1) ** 2 / 2 + (sigma - 1) ** 2 / 2)
+    res = rg.solve_flow(field, np.array([[0.0, 0.05], [2.0, 1.5]]), (0.0, 1.0), dt=1e-2)
+    ax = plotting.plot_trajectories(res, loss=field.loss)
+    assert ax.collections  # the contours were drawn

@@ -160,8 +160,14 @@ def plot_trajectories(
         gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160)
         X, Y = np.meshgrid(gx, gy)
         pts = np.stack([X.ravel(), Y.ravel()], axis=-1)
+        # the loss only where it is defined: the grid may reach past the chart's domain (sigma <= 0)
+        chart = chart_map.target if chart_map is not None else getattr(result, "chart", None)
+        inside = chart.in_domain(pts) if chart is not None else np.ones(len(pts), dtype=bool)
+        Z = np.full(len(pts), np.nan)
         with np.errstate(all="ignore"):
-            Z = np.asarray(loss(pts), dtype=float).reshape(X.shape)
+            if inside.any():
+                Z[inside] = np.asarray(loss(pts[inside]), dtype=float)
+        Z = Z.reshape(X.shape)
         lv = _contour_levels(Z, levels)
         if lv is not None:
             import matplotlib.colors as mcolors
