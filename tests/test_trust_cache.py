@@ -118,3 +118,28 @@ def test_old_format_entry_is_rebuilt(clean, tmp_path):
         entry.write_text(json.dumps({"strategy": "symbolic", "velocity": None}))
     got, err = run(cache)
     assert got["x"] == reference["x"] and err.count("CacheRepairWarning") == 1
+
+
+def test_a_kernel_loaded_from_another_cache_directory_is_written_to_the_current_one(tmp_path, monkeypatch):
+    """A process that compiled a field with one cache directory and then switches to another writes the
+    kernel file there too, so the derivation stored there names a file that exists (found by CI: the
+    second directory's entry pointed at a missing file and the next compile warned)."""
+    import warnings
+
+    import sympy as sp
+
+    from riemgrad import Chart, Metric, compile_flow
+    from riemgrad.kernels.cache import CacheRepairWarning
+
+    x = sp.Symbol("x", real=True)
+    metric, loss = Metric(Chart("line", (x,)), [[3 + x**2]]), (x - 2) ** 2
+    monkeypatch.setenv("RIEMGRAD_CACHE_DIR", str(tmp_path / "first"))
+    first = compile_flow(metric, loss, strategy="symbolic")
+    monkeypatch.setenv("RIEMGRAD_CACHE_DIR", str(tmp_path / "second"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheRepairWarning)
+        second = compile_flow(metric, loss, strategy="symbolic")
+        again = compile_flow(metric, loss, strategy="symbolic")
+    assert second.path.parent == tmp_path / "second" / "kernels"
+    assert second.path.exists() and again.path == second.path
+    assert second.path.read_text() == first.path.read_text()

@@ -146,8 +146,10 @@ def load_source(source: str) -> tuple[ModuleType, Path]:
     name = f"riemgrad_kernel_{key}"
     folder = cache_dir() / "kernels"
     path = folder / f"{name}.py"
-    if name in _LOADED:
+    if name in _LOADED and path.exists():
         return _LOADED[name], path
+    # (a module loaded earlier in this process from another cache directory is written here too, so a
+    # derivation stored in this directory never names a file that is not in it)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         try:
@@ -170,6 +172,8 @@ def load_source(source: str) -> tuple[ModuleType, Path]:
             f"cannot write the generated kernel to the cache directory {folder}: {exc}. "
             "Set the environment variable RIEMGRAD_CACHE_DIR to a writable directory."
         ) from None
+    if name in _LOADED:
+        return _LOADED[name], path
     try:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
