@@ -72,3 +72,30 @@ def test_old_import_paths_still_work():
         fisher_route,
         kl_divergence,
     )
+
+
+PACKAGE = SYMBOLIC.parent
+LAYERS = ("symbolic", "kernels", "flows", "checks", "plotting")
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_no_layer_imports_another_layers_private_modules(layer):
+    """Each layer (riemgrad/<layer>/) reaches the others only through their public modules and names;
+    the package's own private modules at the top (riemgrad/_version.py, _progress.py, _frozen.py) are shared."""
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        depth = len(path.relative_to(PACKAGE).parts) - 1  # 1 for riemgrad/<layer>/x.py
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if node.level:
+                if node.level <= depth:
+                    continue  # inside the same layer
+                parts = node.module.split(".")  # relative to riemgrad/
+            else:
+                mod = node.module.split(".")
+                parts = mod[1:] if mod[0] == "riemgrad" else []
+            if not parts or parts[0] == layer or parts[0] not in LAYERS:
+                continue
+            private = [p for p in parts[1:] if p.startswith("_")]
+            private += [a.name for a in node.names if a.name.startswith("_")]
+            assert not private, f"{path.relative_to(PACKAGE)} imports {private} from {node.module} (another layer)"

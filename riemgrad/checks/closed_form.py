@@ -49,7 +49,7 @@ class ClosedFormReport:
 
     def _repr_html_(self) -> str:
         """A summary for Jupyter: verdict, absolute and relative errors, the times compared."""
-        from ..flows._display import fmt_range, html_table
+        from ..flows.display import fmt_range, html_table
 
         verdict = "passed" if self.passed else "FAILED"
         rows = [
@@ -198,7 +198,7 @@ class ConvergenceReport:
 
     def _repr_html_(self) -> str:
         """A summary for Jupyter: the fitted order and the error at each step size."""
-        from ..flows._display import html_table
+        from ..flows.display import html_table
 
         rows = [("fitted order", f"{self.order:.3f}")]
         rows += [(f"dt = {dt:.3g}", f"error {err:.3e}") for dt, err in zip(self.dts, self.errors)]

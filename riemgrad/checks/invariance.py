@@ -41,7 +41,7 @@ class InvarianceReport:
 
     def _repr_html_(self) -> str:
         """A summary for Jupyter: verdict, largest error against the tolerance, the times checked."""
-        from ..flows._display import fmt_range, html_table
+        from ..flows.display import fmt_range, html_table
 
         verdict = "passed" if self.passed else "FAILED"
         rows = [

@@ -19,8 +19,8 @@ import numpy as np
 from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsError
 from ..kernels import GeodesicField, geodesic_field, require_metric
 from ..symbolic import Chart, Metric
-from ._display import ResultDisplay
 from ._lazy import is_dask_array
+from .display import ResultDisplay
 from .results import Status, _StatusSummary
 from .solve import solve_flow
 from .steppers import Dopri5, Stepper

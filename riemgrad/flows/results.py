@@ -11,7 +11,7 @@ import numpy as np
 
 from ..kernels.abi import STATUS_CODES
 from ..symbolic import Chart
-from ._display import ResultDisplay
+from .display import ResultDisplay
 
 __all__ = ["Status", "FlowResult", "DescentResult"]
 

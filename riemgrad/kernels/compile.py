@@ -19,7 +19,7 @@ import sympy as sp
 
 from ..errors import ChartMismatchError, CoordinateError, SolverSettingsError
 from ..symbolic import Chart, Metric
-from ..symbolic._util import as_expr
+from ..symbolic import as_expression as as_expr
 from ..symbolic.data_metrics import DataMetric
 from ._srepr import CacheEntryError, read_srepr
 from .cache import (

@@ -23,15 +23,16 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .._frozen import Frozen
 from ..data import Dataset
 from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
-from ..symbolic._util import Frozen, as_expr
+from ..symbolic import as_expression as as_expr
 from ..symbolic.conditional import ConditionalFamily
 from ..symbolic.data_metrics import DataMetric
+from ._data_template import RUNS, SOLVER_PARTS, TEMPLATE
 from .abi import DataRun
 from .cache import derivation_key, load_derivation, load_source, store_derivation
 from .codegen.printer import assignments
-from ._data_template import RUNS, SOLVER_PARTS, TEMPLATE
 
 __all__ = ["DataField", "compile_data_flow", "metric_field", "SOLVERS"]
 

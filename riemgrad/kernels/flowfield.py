@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ArgumentTypeError, CompilationError, DomainError, CoordinateError, ShapeError, SolverSettingsError
-from ..symbolic._util import Frozen
+from .._frozen import Frozen
 from .._progress import Progress, enabled
+from ..errors import ArgumentTypeError, CompilationError, CoordinateError, DomainError, ShapeError, SolverSettingsError
 from .abi import (
     CODE,
     CONTROL_DONE,
@@ -510,7 +510,7 @@ class FlowField(CompiledField):
     def _repr_latex_(self) -> str:
         r"""The compiled velocity field for Jupyter: ``\dot{x}^k = ...`` per coordinate (or
         ``-G^{-1} \nabla L`` when it is solved numerically), the loss and the chart."""
-        from ..symbolic._latex import chart_latex
+        from ..symbolic import chart_latex
 
         chart = self.chart
         names = [chart.latex_names[c] for c in chart.coords]

@@ -15,8 +15,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SolverSettingsError
-from ..symbolic import Chart, Metric
-from ..symbolic._util import simplify_expr
+from ..symbolic import Chart, Metric, simplify_expr
 
 __all__ = ["STRATEGIES", "SYMBOLIC_MAX_DIM", "derive_velocity"]
 

@@ -13,7 +13,25 @@ from ..symbolic import ChartMap, Metric
 __all__ = ["plot_trajectories", "plot_metric_ellipses", "plot_loss", "plot_invariance", "coordinate_labels"]
 
 
-def _axes(ax: Any) -> Any:
+def axes_or_new(ax: Any = None) -> Any:
+    """``ax`` itself, or a new Axes on a new figure when ``ax`` is None (how every plot here starts).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = axes_or_new()
+    >>> axes_or_new(ax) is ax
+    True
+    """
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -148,7 +166,7 @@ def plot_trajectories(
             raise DimensionError(
                 f"`chart_map` must go to a 2-D chart to plot; its target has dimension {xs.shape[-1]}."
             )
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     batch = xs.shape[1]
     pick = np.unique(np.linspace(0, batch - 1, min(batch, max_lines)).astype(int))
     finite = xs[np.isfinite(xs).all(axis=-1)]
@@ -284,7 +302,7 @@ def plot_metric_ellipses(
     from matplotlib.patches import Ellipse
 
     gfun = _metric_function(metric)
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     gx, gy = np.linspace(*xlim, n), np.linspace(*ylim, n)
     cell = min(np.ptp(gx) / max(n - 1, 1), np.ptp(gy) / max(n - 1, 1))
     shapes = []
@@ -373,7 +391,7 @@ def plot_loss(
     L = L.reshape(L.shape[0], -1)
     if L.shape[0] != ts.shape[0]:
         raise ShapeError(f"`result.losses` has {L.shape[0]} rows but there are {ts.shape[0]} recorded times.")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     pick = np.unique(np.linspace(0, L.shape[1] - 1, min(L.shape[1], max_lines)).astype(int))
     style = {"lw": 1.0, "color": "C0", "alpha": 0.7} | line_kwargs
     label = style.pop("label", None)
@@ -434,7 +452,7 @@ def plot_invariance(
     ts = np.arange(errors.shape[0]) if ts is None else np.asarray(ts, dtype=float)
     if ts.shape != errors.shape:
         raise ShapeError(f"`ts` has shape {ts.shape} but the errors have shape {errors.shape}.")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     # exact zeros (the shared starting points) have no place on a log scale: leave them out
     ax.plot(ts, np.where(errors > 0, errors, np.nan), label=label, **line_kwargs)
     ax.set_yscale("log")

@@ -4,6 +4,7 @@ Everything here is immutable SymPy; nothing is compiled. Derived quantities
 (inverse, Christoffel symbols, curvature) are computed on first use and cached.
 """
 
+from ._latex import chart_latex
 from ._parse import CONSTANTS, FUNCTIONS, parse_expression
 from ._util import as_expr as as_expression
 from ._util import simplify_expr, sympify_safe
@@ -19,4 +20,5 @@ __all__ = ["Manifold", "Chart", "ChartMap", "Tensor", "Metric", "euclidean_metri
 __all__ += ["ParametricFamily", "fisher_metric", "kl_divergence"]
 __all__ += ["hessian_metric", "gauss_newton_metric", "induced_metric", "function_space_metric"]
 __all__ += ["parse_expression", "as_expression", "sympify_safe", "FUNCTIONS", "CONSTANTS"]
+__all__ += ["chart_latex"]
 __all__ += ["ConditionalFamily", "DataMetric", "empirical_fisher_metric"]

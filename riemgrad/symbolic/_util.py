@@ -8,10 +8,10 @@ from typing import Any
 
 import sympy as sp
 
+from .._frozen import Frozen  # noqa: F401  (re-exported for the symbolic modules)
 from ..errors import (
     ArgumentTypeError,
     BudgetExceededError,
-    ImmutableError,
     NonFiniteInputError,
     ParseError,
     ShapeError,
@@ -23,22 +23,6 @@ from .budget import get_budget, ran_out, time_budget
 Simplifier = Callable[[sp.Expr], sp.Expr]
 
 _TRIG = (sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc, sp.sinh, sp.cosh, sp.tanh)
-
-
-class Frozen:
-    """Base for immutable objects: attributes are set once, in ``__init__``, via ``_set``."""
-
-    def _set(self, **attrs: Any) -> None:
-        for k, v in attrs.items():
-            object.__setattr__(self, k, v)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise ImmutableError(
-            f"{type(self).__name__} objects are immutable; cannot set {name!r}. Build a new object instead."
-        )
-
-    def __delattr__(self, name: str) -> None:
-        raise ImmutableError(f"{type(self).__name__} objects are immutable; cannot delete {name!r}.")
 
 
 def as_expr(value: Any, name: str, symbols: Any = None, *, finite_real: bool = True) -> sp.Expr:

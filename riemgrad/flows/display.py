@@ -224,9 +224,9 @@ class ResultDisplay:
 
 def _plot_coordinates(res: Any, ax: Any, **kwargs: Any) -> Any:
     """Each coordinate against time, one colour per coordinate (geodesics have no loss)."""
-    from ..plotting._plots import _axes, coordinate_labels
+    from ..plotting import axes_or_new, coordinate_labels
 
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     xs = np.asarray(res.xs, dtype=float)
     xs = xs.reshape(xs.shape[0], -1, xs.shape[-1])
     labels = coordinate_labels(res.chart)
