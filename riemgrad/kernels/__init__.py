@@ -8,7 +8,9 @@ generated kernels and the solvers that run them is written in :mod:`.abi`.
 
 Layout: :mod:`.abi` (names, argument records, size limits, status codes),
 :mod:`.compile` (``compile_flow``, the one cache-and-build path),
-:mod:`.flowfield` (``FlowField`` and its typed runs), :mod:`.velocity`
+:mod:`.compiled` (``CompiledField``: point and parameter checks, guarded calls, the launch of
+typed runs on worker threads), :mod:`.flowfield` (``FlowField``: loss, gradient, metric, descent),
+:mod:`.runner` (threads and the control array), :mod:`.velocity`
 (strategies, cost model), :mod:`.codegen` (printer, steppers, template, module
 assembly), :mod:`.cache` (files and fingerprint), :mod:`.geodesic`, :mod:`.data_kernels`
 (``compile_data_flow``, ``DataField``: kernels that loop over data rows given at call time).
@@ -20,7 +22,8 @@ from .cache import CacheRepairWarning, cache_dir
 from .codegen.steppers import TABLE as STEPPER_TABLE
 from .compile import compile_flow, require_metric
 from .data_kernels import DataField, compile_data_flow
-from .flowfield import CompiledField, FlowField
+from .compiled import CompiledField
+from .flowfield import FlowField
 from .geodesic import GeodesicField, geodesic_field
 
 __all__ = [

@@ -14,7 +14,7 @@ from ..symbolic.geodesic import geodesic_system
 from .abi import EVALUATORS
 from .codegen.module import generate_rhs_source
 from .compile import build, require_metric, vectorized_math_enabled
-from .flowfield import CompiledField
+from .compiled import CompiledField
 
 __all__ = ["geodesic_field", "GeodesicField"]
 
