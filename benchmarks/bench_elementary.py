@@ -38,6 +38,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from numba import njit, prange  # noqa: E402
 
+from _hand_rk4 import chunked_rk4  # noqa: E402
+
 from riemgrad.kernels import elementary as el  # noqa: E402
 
 FUNCS = {
@@ -135,44 +137,7 @@ def make_w1(kind: str, fastmath):
             S = 4.0 + (1.0 - m) * (1.0 - m)
             return 1.0 - m, 0.5 * (S * vexp(-2.0 * t) - 1.0)
 
-    check_domain = kind == "sigma"
-
-    @njit(parallel=True, error_model="numpy", fastmath=fastmath)
-    def soa(X, dt, n):
-        B = X.shape[0]
-        ch = 512
-        nc = (B + ch - 1) // ch
-        out = np.empty_like(X)
-        status = np.zeros(B, dtype=np.int8)
-        for c in prange(nc):
-            lo = c * ch
-            m = min(B, lo + ch) - lo
-            a = X[lo : lo + m, 0].copy()
-            b = X[lo : lo + m, 1].copy()
-            ka = np.empty((4, m))
-            kb = np.empty((4, m))
-            for _ in range(n):
-                for j in range(m):
-                    ka[0, j], kb[0, j] = vf(a[j], b[j])
-                for j in range(m):
-                    ka[1, j], kb[1, j] = vf(a[j] + 0.5 * dt * ka[0, j], b[j] + 0.5 * dt * kb[0, j])
-                for j in range(m):
-                    ka[2, j], kb[2, j] = vf(a[j] + 0.5 * dt * ka[1, j], b[j] + 0.5 * dt * kb[1, j])
-                for j in range(m):
-                    ka[3, j], kb[3, j] = vf(a[j] + dt * ka[2, j], b[j] + dt * kb[2, j])
-                for j in range(m):
-                    a[j] += dt / 6.0 * (ka[0, j] + 2.0 * ka[1, j] + 2.0 * ka[2, j] + ka[3, j])
-                    b[j] += dt / 6.0 * (kb[0, j] + 2.0 * kb[1, j] + 2.0 * kb[2, j] + kb[3, j])
-            for j in range(m):
-                if a[j] != a[j] or b[j] != b[j] or not math.isfinite(a[j]) or not math.isfinite(b[j]):
-                    status[lo + j] = 2
-                elif check_domain and not (b[j] > 0.0):
-                    status[lo + j] = 1
-            out[lo : lo + m, 0] = a
-            out[lo : lo + m, 1] = b
-        return out, status
-
-    return soa
+    return chunked_rk4(vf, fastmath=fastmath, statuses=True, check_domain=kind == "sigma")
 
 
 def probe_flags(fastmath):

@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import riemgrad as rg  # noqa: E402
+from _hand_rk4 import chunked_rk4  # noqa: E402
 
 mu = sp.Symbol("mu", real=True)
 sigma = sp.Symbol("sigma", positive=True)
@@ -144,34 +145,7 @@ def hand_kernels():
                 out[i, 1] = b
             return out
 
-        @njit(parallel=True, error_model="numpy")
-        def soa(X, dt, n):
-            B = X.shape[0]
-            ch = 512
-            nc = (B + ch - 1) // ch
-            out = np.empty_like(X)
-            for c in prange(nc):
-                lo = c * ch
-                m = min(B, lo + ch) - lo
-                a = X[lo : lo + m, 0].copy()
-                b = X[lo : lo + m, 1].copy()
-                ka = np.empty((4, m))
-                kb = np.empty((4, m))
-                for _ in range(n):
-                    for j in range(m):
-                        ka[0, j], kb[0, j] = vf(a[j], b[j])
-                    for j in range(m):
-                        ka[1, j], kb[1, j] = vf(a[j] + 0.5 * dt * ka[0, j], b[j] + 0.5 * dt * kb[0, j])
-                    for j in range(m):
-                        ka[2, j], kb[2, j] = vf(a[j] + 0.5 * dt * ka[1, j], b[j] + 0.5 * dt * kb[1, j])
-                    for j in range(m):
-                        ka[3, j], kb[3, j] = vf(a[j] + dt * ka[2, j], b[j] + dt * kb[2, j])
-                    for j in range(m):
-                        a[j] += dt / 6.0 * (ka[0, j] + 2.0 * ka[1, j] + 2.0 * ka[2, j] + ka[3, j])
-                        b[j] += dt / 6.0 * (kb[0, j] + 2.0 * kb[1, j] + 2.0 * kb[2, j] + kb[3, j])
-                out[lo : lo + m, 0] = a
-                out[lo : lo + m, 1] = b
-            return out
+        soa = chunked_rk4(vf)  # benchmarks/_hand_rk4.py, shared with bench_elementary.py
 
         @njit(parallel=True, error_model="numpy")
         def descent(X, lr, n):
