@@ -184,3 +184,73 @@ def test_simplification_gives_up_and_keeps_the_exact_expression():
         with pytest.warns(SimplificationSkippedWarning, match="unsimplified"):
             r = simplify_expr(e)
     assert r == e
+
+
+# ------------------------------------------------------------------ other threads
+def in_thread(fn):
+    """Run ``fn`` in a new thread (as a Dask or thread-pool worker would) and return what it returned or raised."""
+    import threading
+
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            box["error"] = exc
+
+    th = threading.Thread(target=run)
+    th.start()
+    th.join(120)
+    assert not th.is_alive(), "the budgeted work did not end in its thread"
+    return box
+
+
+def test_budgets_are_enforced_in_other_threads():
+    def spin():
+        assert budgets_enforced()
+        with time_budget(0.2, "a worker's spin") as token:
+            try:
+                while True:
+                    pass
+            except BudgetExceededError as err:
+                return err, token
+
+    got = in_thread(spin)["value"]
+    err, token = got
+    assert err.what == "a worker's spin" and isinstance(err, TimeoutError)
+    from riemgrad.symbolic.budget import ran_out
+
+    assert ran_out(token, err)
+
+
+def test_a_worker_thread_gets_the_same_fallbacks():
+    """The dense 4x4 metric in a worker thread falls back to numeric checks, as in the main thread."""
+    chart, M = dense4()
+
+    def build():
+        with budgets(metric_checks=0.5):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                g = Metric(chart, M)
+        return g.checks, [type(w.message) for w in caught]
+
+    checks, kinds = in_thread(build)["value"]
+    assert checks.startswith("numeric at 6 sample points") and ExactCheckSkippedWarning in kinds
+
+
+def test_no_budget_error_escapes_a_closed_block_in_a_worker():
+    """Blocks that end right at their deadline: the error is raised inside the block or not at all."""
+
+    def many():
+        for _ in range(300):
+            try:
+                with time_budget(0.001, "tiny"):
+                    sum(range(3000))
+            except BudgetExceededError:
+                pass
+            for _ in range(20000):  # outside any budget: an escaped error would surface here
+                pass
+        return "clean"
+
+    assert in_thread(many) == {"value": "clean"}

@@ -26,9 +26,13 @@ budget             default (s)      what happens when it runs out
 =================  ===============  ===========================================================
 
 A budget of ``None`` means unbounded. Budgets nest: an inner budget never
-outlives the one around it. Outside the main thread (or where ``SIGALRM``
-does not exist) budgets cannot be enforced and the work runs unbounded;
-:func:`budgets_enforced` tells which.
+outlives the one around it. In any other thread (a Dask or thread-pool
+worker) the same error is raised in that thread by a watchdog thread,
+through CPython's ``PyThreadState_SetAsyncExc``, at the same moments; both
+mechanisms act between Python bytecodes, so a single long call into C code
+is interrupted when it returns. Where neither exists (no ``SIGALRM`` in the
+main thread, or not CPython) the work runs unbounded; :func:`budgets_enforced`
+tells which.
 
 Examples
 --------
@@ -42,7 +46,9 @@ Examples
 
 from __future__ import annotations
 
+import ctypes
 import math
+import platform
 import signal
 import threading
 import time
@@ -115,15 +121,22 @@ def budgets(**seconds: float | None) -> Iterator[None]:
         _current.update(saved)
 
 
+def _on_main_thread() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
 def budgets_enforced() -> bool:
-    """True when budgets can be enforced here (the main thread of a platform with ``SIGALRM``).
+    """True when budgets can be enforced in this thread.
+
+    The main thread uses ``SIGALRM``; other threads use a watchdog thread
+    (CPython only).
 
     Examples
     --------
     >>> isinstance(budgets_enforced(), bool)
     True
     """
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    return _on_main_thread() or _ASYNC_OK
 
 
 def _handler(signum: int, frame: Any) -> None:
@@ -143,6 +156,82 @@ def _handler(signum: int, frame: Any) -> None:
 
 def _arm(delay: float) -> None:
     signal.setitimer(signal.ITIMER_REAL, max(delay, 1e-4), _REPEAT)
+
+
+# ------------------------------------------------------------------ worker threads
+# Each non-main thread keeps its own stack of budget frames; one watchdog thread raises the error in the
+# thread whose innermost frame ran out (and again every _REPEAT s until the frame closes). A frame is
+# marked closing under _lock before it is left, and any exception fired but not yet delivered is then
+# withdrawn, so none escapes the budgeted block.
+_ASYNC_OK = platform.python_implementation() == "CPython" and hasattr(ctypes, "pythonapi")
+_lock = threading.Condition()
+_workers: dict[int, list[_Frame]] = {}
+_watchdog: threading.Thread | None = None
+
+
+def _set_async(tid: int, exc: Any) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(tid), ctypes.py_object(exc) if exc else None)
+
+
+def _error_class(f: _Frame) -> type:
+    """A subclass of BudgetExceededError built for frame ``f`` (the watchdog can raise only a class)."""
+
+    def init(self: BudgetExceededError) -> None:
+        BudgetExceededError.__init__(self, f.what, f.seconds)
+
+    return type("BudgetExceededError", (BudgetExceededError,), {"__init__": init, "frame": f,
+                                                               "__module__": BudgetExceededError.__module__})
+
+
+def _watch() -> None:
+    with _lock:
+        while True:
+            now = time.monotonic()
+            wake = math.inf
+            for tid, stack in _workers.items():
+                f = stack[-1]
+                if f.closing:
+                    continue
+                due = max(f.deadline, getattr(f, "next_fire", 0.0))
+                if now >= due:
+                    _set_async(tid, _error_class(f))
+                    f.next_fire = now + _REPEAT
+                    due = f.next_fire
+                wake = min(wake, due)
+            _lock.wait(None if wake == math.inf else max(wake - now, 1e-4))
+
+
+@contextmanager
+def _worker_budget(seconds: float, what: str) -> Iterator[_Frame | None]:
+    global _watchdog
+    tid = threading.get_ident()
+    now = time.monotonic()
+    with _lock:
+        stack = _workers.get(tid, [])
+        if stack and stack[-1].deadline <= now + seconds:
+            fr = None
+        else:
+            fr = _Frame(now + seconds, seconds, what)
+            _workers[tid] = [*stack, fr]
+            if _watchdog is None or not _watchdog.is_alive():
+                _watchdog = threading.Thread(target=_watch, name="riemgrad-budget-watchdog", daemon=True)
+                _watchdog.start()
+            _lock.notify()
+    if fr is None:
+        yield None
+        return
+    try:
+        yield fr
+    finally:
+        with _lock:
+            fr.closing = True
+            _set_async(tid, None)  # withdraw an error fired but not yet raised
+            rest = _workers[tid][:-1]
+            if rest:
+                _workers[tid] = rest
+            else:
+                del _workers[tid]
+            _lock.notify()
 
 
 @contextmanager
@@ -182,6 +271,10 @@ def time_budget(seconds: float | None, what: str) -> Iterator[_Frame | None]:
     global _previous_handler
     if seconds is None or not budgets_enforced():
         yield None
+        return
+    if not _on_main_thread():
+        with _worker_budget(seconds, what) as fr:
+            yield fr
         return
     now = time.monotonic()
     deadline = now + seconds
