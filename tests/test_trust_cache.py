@@ -143,3 +143,21 @@ def test_a_kernel_loaded_from_another_cache_directory_is_written_to_the_current_
     assert second.path.parent == tmp_path / "second" / "kernels"
     assert second.path.exists() and again.path == second.path
     assert second.path.read_text() == first.path.read_text()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncate", "empty"])
+def test_corrupt_numba_data_file_heals(clean, tmp_path, damage):
+    """A damaged machine-code file of Numba's cache (.nbc, read when a kernel is loaded): one warning, the
+    same results, and the next run is clean."""
+    reference, src = clean
+    cache = copy_cache(src, tmp_path / "c")
+    data = sorted((cache / "kernels" / "__pycache__").glob("*.nbc"))
+    assert data, "the clean run left no Numba data file"
+    for f in data:
+        raw = f.read_bytes()
+        f.write_bytes({"garbage": b"\x80\x04not machine code" * 7, "truncate": raw[: len(raw) // 3], "empty": b""}[damage])
+    got, err = run(cache)
+    assert got["x"] == reference["x"] and got["status"] == reference["status"]
+    assert "CacheRepairWarning" in err and "Traceback" not in err
+    got2, err2 = run(cache)
+    assert got2["x"] == reference["x"] and "CacheRepairWarning" not in err2

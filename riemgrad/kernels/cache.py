@@ -71,6 +71,20 @@ def purge_numba_cache(path: Path) -> int:
     return removed
 
 
+def _whole_pickle(path: Path) -> bool:
+    """A cheap integrity check of a Numba data file (a pickle): it exists, opens with the pickle protocol
+    marker and ends with pickle's STOP opcode. Catches truncation, emptied and overwritten files without
+    unpickling the machine code twice."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(-1, os.SEEK_END)
+            tail = fh.read(1)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and tail == b"."
+
+
 def _check_numba_index(path: Path) -> bool:
     """True when every Numba index file of the module at ``path`` reads back (or there is none);
     otherwise its index and data files are removed and False returned."""
@@ -85,8 +99,8 @@ def _check_numba_index(path: Path) -> bool:
             if not isinstance(overloads, dict):
                 raise ValueError("not an index")
             for data_name in overloads.values():
-                if not (folder / str(data_name)).is_file():
-                    raise ValueError("missing data file")
+                if not _whole_pickle(folder / str(data_name)):
+                    raise ValueError("missing or damaged data file")
         except Exception:  # any damage: unpickling, truncation, wrong structure
             purge_numba_cache(path)
             return False
