@@ -269,11 +269,11 @@ class FisherComparison(Frozen):
 
     def summary(self) -> str:
         """A plain-text table: each matrix's difference from the true Fisher, step angle and eigenvalue range."""
-        rows = [f"{'metric':<26}{'|M - F| / |F|':>15}{'step angle (deg)':>18}{'eigenvalues':>26}"]
+        rows = [f"{'metric':<26}{'|M - F| / |F|':>15}{'step angle (deg)':>18}{'eigenvalues':>28}"]
         for k, M in self.matrices.items():
             ev = np.linalg.eigvalsh(M)
             rows.append(f"{k:<26}{self.relative_differences[k]:>15.3e}{self.step_angles[k]:>18.3f}"
-                        f"{f'[{ev[0]:.3e}, {ev[-1]:.3e}]':>26}")
+                        f"{f'[{ev[0]:.3e}, {ev[-1]:.3e}]':>28}")
         pt = ", ".join(f"{c}={v:.4g}" for c, v in zip(self.chart.coords, self.point))
         return f"Fisher variants at ({pt}):\n" + "\n".join(rows)
 
