@@ -196,10 +196,10 @@ def js_divergence(family: ParametricFamily, p: Any, q: Any, *, method: str = "au
 
     Notes
     -----
-    JS(p_theta, p_{theta + d}) = d^T F d / 8 + O(|d|^3) (see the module
+    JS(p_theta, p_{theta + d}) = d^T F d / 8 plus terms cubic in d (see the module
     docstring). Quadrature evaluates m [(1 + u) log(1 + u) + (1 - u) log(1 - u)] / 2
     with u = tanh((log p - log q) / 2) and a series for small u, so nearby
-    members keep their relative accuracy (no cancellation of O(|d|) terms).
+    members keep their relative accuracy (no cancellation of terms of first order in d).
 
     Examples
     --------
