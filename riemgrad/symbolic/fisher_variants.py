@@ -354,7 +354,9 @@ def fisher_comparison(model: Any, data: Dataset, point: Any) -> FisherComparison
     """
     fam = _family_of(model, "model")
     if not isinstance(data, Dataset):
-        raise ArgumentTypeError(f"`data` must be a Dataset; got {type(data).__name__}. Build one with model.dataset(X, y).")
+        raise ArgumentTypeError(
+            f"`data` must be a Dataset; got {type(data).__name__}. Build one with model.dataset(X, y)."
+        )
     data.require(fam.labels, "data")
     x = np.asarray(point, dtype=float)
     if x.shape != (fam.chart.dim,):
