@@ -129,6 +129,13 @@ def test_js_second_order_expansion_is_one_eighth_of_the_fisher_form(name):
     assert errs[1] < 0.2 * errs[0] + 1e-7
 
 
+def test_js_is_a_scalar_the_same_in_every_chart():
+    """N(0, 1) vs N(1, 2^2) in (mu, sigma) and in (mu, log sigma): one number."""
+    a = js_divergence(families.normal(), [0.0, 1.0], [1.0, 2.0])
+    b = js_divergence(families.normal("log_sigma"), [0.0, 0.0], [1.0, math.log(2.0)])
+    assert abs(a - b) < 1e-12 and a > 0.05
+
+
 def test_symmetrised_kl_is_one_half_not_one_eighth():
     """The seed's formula, (KL(P||Q) + KL(Q||P)) / 2, is a different divergence: d^T F d / 2 to second order."""
     fam = families.normal()

@@ -227,9 +227,20 @@ class FisherComparison(Frozen):
         The gradient of the mean NLL at ``point``.
     relative_differences : dict {str: float}
         ||M - F||_F / ||F||_F of each matrix M against the true Fisher F.
+    steps : dict {str: numpy.ndarray of shape (d,)}
+        The preconditioned steps -M^{-1} g (NaN where M is singular).
     step_angles : dict {str: float}
         The angle in degrees between the step -M^{-1} g and the true Fisher's
         step -F^{-1} g (NaN where M is singular or g = 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from riemgrad import models
+    >>> m = models.poisson_regression(1)
+    >>> c = fisher_comparison(m, m.dataset([0.0, 1.0, 2.0], [1, 0, 4]), [0.2, 0.1])
+    >>> c.step_angles["Hessian"] < 1e-6, c.step_angles["empirical Fisher"] > 1
+    (True, True)
     """
 
     def __init__(self, chart: Chart, point: np.ndarray, matrices: dict, gradient: np.ndarray) -> None:
