@@ -46,6 +46,11 @@ _ATTRIBUTES = {
          "ConditionalFamily", "DataMetric", "empirical_fisher_metric"],
         "symbolic",
     ),  # fmt: skip
+    **dict.fromkeys(
+        ["generalized_gauss_newton_metric", "fisher_comparison", "FisherComparison", "js_divergence",
+         "neural_tangent_kernel"],
+        "symbolic",
+    ),  # fmt: skip  (true/empirical Fisher vs GGN; seed 001: JS divergence, NTK)
 }
 
 
@@ -84,6 +89,13 @@ if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDE
     )
     from .data import Dataset
     from .kernels import DataField, FlowField, compile_data_flow, compile_flow
+    from .symbolic import (
+        FisherComparison,
+        fisher_comparison,
+        generalized_gauss_newton_metric,
+        js_divergence,
+        neural_tangent_kernel,
+    )
     from .symbolic import (
         Chart,
         ChartMap,
@@ -151,3 +163,5 @@ __all__ = [
     "compile_data_flow",
     "DataField",
 ]
+__all__ += ["generalized_gauss_newton_metric", "fisher_comparison", "FisherComparison", "js_divergence"]
+__all__ += ["neural_tangent_kernel"]

@@ -12,8 +12,11 @@ from .charts import Chart, ChartMap, Manifold
 from .conditional import ConditionalFamily
 from .data_metrics import DataMetric, empirical_fisher_metric
 from .fisher import ParametricFamily, fisher_metric, kl_divergence
+from .fisher_variants import FisherComparison, fisher_comparison, generalized_gauss_newton_metric
+from .jensen_shannon import js_divergence
 from .metric import Metric, euclidean_metric
 from .model_metrics import function_space_metric, gauss_newton_metric, hessian_metric, induced_metric
+from .tangent_kernel import neural_tangent_kernel
 from .tensor import Tensor
 
 __all__ = ["Manifold", "Chart", "ChartMap", "Tensor", "Metric", "euclidean_metric", "simplify_expr"]
@@ -22,3 +25,5 @@ __all__ += ["hessian_metric", "gauss_newton_metric", "induced_metric", "function
 __all__ += ["parse_expression", "as_expression", "sympify_safe", "FUNCTIONS", "CONSTANTS"]
 __all__ += ["chart_latex"]
 __all__ += ["ConditionalFamily", "DataMetric", "empirical_fisher_metric"]
+__all__ += ["generalized_gauss_newton_metric", "fisher_comparison", "FisherComparison", "js_divergence"]
+__all__ += ["neural_tangent_kernel"]
