@@ -1,7 +1,8 @@
 """The vectorizable elementary functions wired into generated kernels (``vectorized_math``).
 
-Batches here exceed ``SCALAR_MAX_BATCH`` so that the chunk loop (``_vel``), which uses the
-vectorizable functions, runs; smaller batches run ``_vels``, which keeps ``math``.
+Batches here exceed ``SCALAR_MAX_BATCH`` so that the chunk loops, which use the vectorizable
+functions (``_velc`` for fields of at most ``SCALAR_MAX_DIM`` coordinates, ``_vel`` above), run;
+smaller batches run ``_vels``, which keeps ``math``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,39 @@ def test_switch_selects_the_functions(log_sigma_pair):
     # only what is used is emitted: exp, not log/sin/tanh
     assert "def vexp(" in on.source and "def vlog(" not in on.source and "def vsin(" not in on.source
     assert on.path != off.path  # both variants live in the cache
+
+
+def _function_text(source: str, name: str) -> str:
+    start = source.index(f"def {name}(")
+    return source[start : source.index("\n\n", start)]
+
+
+def test_chunk_loops_of_a_small_field_call_the_vectorizable_functions(log_sigma_pair):
+    """A 2-D field steps its chunks with ``_velc`` (vexp), its one-trajectory kernels with ``_vels`` (math)."""
+    on, off = log_sigma_pair
+    assert "vexp(" in _function_text(on.source, "_velc") and "math.exp(" not in _function_text(on.source, "_velc")
+    assert "math.exp(" in _function_text(on.source, "_vels")
+    rk4 = _function_text(on.source, "_rk4_range")
+    assert "_velc(" in rk4 and "_vels(" not in rk4
+    assert "_vels(" in _function_text(on.source, "_rk4_scalar")
+    assert "_velc = _vels" in off.source  # nothing to vectorize: one function
+
+
+def test_kernels_carry_the_documented_fastmath_flags(log_sigma_pair, monkeypatch, tmp_path):
+    from riemgrad.kernels.abi import FASTMATH_ENV, FASTMATH_FLAGS
+
+    on, _ = log_sigma_pair
+    assert "FASTMATH = {'arcp', 'contract'}" in on.source and FASTMATH_FLAGS == ("arcp", "contract")
+    assert "fastmath=False" not in on.source and "fastmath=True" not in on.source
+    monkeypatch.setenv(FASTMATH_ENV, "0")
+    monkeypatch.setenv("RIEMGRAD_CACHE_DIR", str(tmp_path))
+    plain = compile_flow(FISHER["log_sigma"], kl_in("log_sigma"), params=(a, b))
+    assert "FASTMATH = False" in plain.source and plain.path != on.path
+    X = np.column_stack([np.linspace(-2, 3, 3 * SCALAR_MAX_BATCH), np.linspace(-1, 1, 3 * SCALAR_MAX_BATCH)])
+    r_fast = solve_flow(on, X, (0.0, 1.0), dt=1e-2, params=TARGET)
+    r_plain = solve_flow(plain, X, (0.0, 1.0), dt=1e-2, params=TARGET)
+    assert r_fast.status.tolist() == r_plain.status.tolist()
+    np.testing.assert_allclose(r_fast.xs, r_plain.xs, rtol=1e-13, atol=1e-14)
 
 
 def test_rational_field_source_does_not_depend_on_the_switch():

@@ -101,10 +101,24 @@ __all__ = [
     "control_array",
     "DATA_KERNELS",
     "DataRun",
+    "FASTMATH_FLAGS",
+    "FASTMATH_ENV",
+    "fastmath_flags",
 ]
 
 #: Trajectories per chunk: the inner, vectorized loop of every ``_range`` kernel.
 CHUNK = 512
+
+#: The LLVM fast-math flags every generated kernel is compiled with (``FASTMATH`` in its header):
+#: fused multiply-add (``contract``) and reciprocal multiplication (``arcp``). Both keep NaN and
+#: inf semantics, so every status is detected as without them, and the vectorizable elementary
+#: functions, inlined with their caller's flags, keep their 1-ulp bound (docs/elementary.md).
+#: Not used: ``nnan``/``ninf`` (they delete the NaN and inf checks: statuses break), ``reassoc``
+#: with ``nsz`` (folds the elementary functions' rounding steps), ``afn`` (libm approximations).
+FASTMATH_FLAGS = ("arcp", "contract")
+
+#: Environment variable: ``0``/``off``/``false``/``no`` compiles new kernels without fast-math.
+FASTMATH_ENV = "RIEMGRAD_FASTMATH"
 
 #: Batches at most this large run one trajectory at a time with the state in registers.
 SCALAR_MAX_BATCH = 8
@@ -425,3 +439,26 @@ class DataRun(NamedTuple):
     def kernel_args(self) -> tuple:
         """The positional arguments after ``X``, up to the saved-state buffer."""
         return (self.Z, float(self.step), int(self.nsteps), float(self.lam), self.dom, self.save_idx)
+
+
+def fastmath_flags() -> tuple[str, ...]:
+    """The fast-math flags for kernels generated now: :data:`FASTMATH_FLAGS`, or none when
+    ``$RIEMGRAD_FASTMATH`` is ``0``, ``off``, ``false`` or ``no`` (to compare and debug).
+
+    Returns
+    -------
+    tuple of str
+        Sorted LLVM flag names; empty for no fast-math.
+
+    Examples
+    --------
+    >>> import os
+    >>> fastmath_flags() == (() if os.environ.get(FASTMATH_ENV, "").lower() in ("0", "off", "false", "no")
+    ...                      else FASTMATH_FLAGS)
+    True
+    """
+    import os
+
+    if os.environ.get(FASTMATH_ENV, "").strip().lower() in ("0", "off", "false", "no"):
+        return ()
+    return FASTMATH_FLAGS

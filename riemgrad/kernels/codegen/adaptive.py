@@ -22,7 +22,7 @@ _E1, _E3, _E4, _E5, _E6, _E7 = (
     71.0 / 57600.0, -71.0 / 16695.0, 71.0 / 1920.0, -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0)
 
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def _dopri_one(x, t0, t1, h, rtol, atol, max_steps, save_t, p, xs, col, K, xt, w, ctl):
     # Integrate the single trajectory x (DIM, 1) from t0 to t1; writes xs[:, col, :].
     # Returns (status, last good time, steps taken).
@@ -126,7 +126,7 @@ def _dopri_one(x, t0, t1, h, rtol, atol, max_steps, save_t, p, xs, col, K, xt, w
 
 
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def {adaptive}(X, lo, hi, t0, t1, h0, rtol, atol, max_steps, save_t, p, XS, status, tlast, nsteps, ctl):
     K = np.zeros((7, DIM, 1))
     xt = np.empty((DIM, 1))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ...symbolic import Chart
-from ..abi import CHUNK, CODE, SCALAR_MAX_DIM
+from ..abi import CHUNK, CODE, SCALAR_MAX_DIM, fastmath_flags
 from .adaptive import dopri_source
 from .definite import pivot_check, singular_factors
 from .printer import assignments
@@ -80,10 +80,10 @@ def generate_source(
         For the QR strategy.
     vectorized_math : bool
         Print ``exp``, ``log``, ``tanh`` in the right-hand side ``_vel``
-        (inlined into the loops over chunks of trajectories) as the vectorizable functions of
-        :mod:`riemgrad.kernels.elementary`, whose definitions the module then carries
-        (only those used). The loss, gradient and metric evaluators and the one-trajectory
-        right-hand side ``_vels`` keep :mod:`math`.
+        and ``_velc`` (inlined into the loops over chunks of trajectories) as the vectorizable
+        functions of :mod:`riemgrad.kernels.elementary`, whose definitions the module then
+        carries (only those used). The loss, gradient and metric evaluators and the
+        one-trajectory right-hand side ``_vels`` keep :mod:`math`.
         A module without these functions in its right-hand side is the same either way.
 
     Returns
@@ -184,10 +184,16 @@ def _header(chart: Chart, params: tuple[sp.Symbol, ...], how: str, work: int, nr
         f"WORK = {work}",
         f"NRES = {nres}",
         f"CHUNK = {CHUNK}",
+        f"FASTMATH = {_fastmath_literal()}  # riemgrad.kernels.abi.FASTMATH_FLAGS",
         "",
         "",
     ]
     return "\n".join(head)
+
+
+def _fastmath_literal() -> str:
+    flags = fastmath_flags()
+    return "{" + ", ".join(repr(f) for f in flags) + "}" if flags else "False"
 
 
 def _dynamics(
@@ -207,11 +213,14 @@ def _dynamics(
     ``factors``: the metric's singular factors (:func:`.definite.singular_factors`); a step that
     changes the strict sign of one is refused with ``SINGULAR_METRIC`` (``_sides``, ``_cross``).
 
-    With a set ``elementary``, ``_vel`` (inlined into the loops over a chunk of trajectories,
-    which vectorize) uses the vectorizable functions and records their names. ``_vels`` (one
-    trajectory at a time, for batches of at most ``SCALAR_MAX_BATCH``) keeps :mod:`math`: it
-    has no loop to vectorize, and the inlined functions would only add compilation time
-    (measured: a log-sigma field's first scalar solve 19 s against 6 s under load).
+    With a set ``elementary``, the right-hand sides inlined into the loops over a chunk of
+    trajectories, which vectorize, use the vectorizable functions and record their names:
+    ``_vel`` (wide fields) and ``_velc`` (the register form for fields of at most
+    ``SCALAR_MAX_DIM`` coordinates). ``_vels`` (one trajectory at a time, for batches of at
+    most ``SCALAR_MAX_BATCH``) keeps :mod:`math`: it has no loop to vectorize, and the inlined
+    functions would only add compilation time (measured: a log-sigma field's first scalar
+    solve 19 s against 6 s under load). So the two layouts of such a field agree to the
+    functions' accuracy (a few ulps), not bitwise.
     """
     n = chart.dim
     coords = chart.coords
@@ -242,6 +251,24 @@ def _dynamics(
                 inline=True,
             )
         )
+        # the same on scalars for the loops over a chunk of trajectories (which vectorize)
+        vec: set[str] = set()
+        velc = _function(
+            f"def _velc({X}, p, w):",
+            vel_exprs,
+            vels_targets,
+            coords,
+            params,
+            vels_tail,
+            scalar=True,
+            inline=True,
+            elementary=None if elementary is None else vec,
+        )
+        if vec:
+            elementary |= vec
+            parts.append(velc)
+        else:
+            parts.append("_velc = _vels  # no function here has a vectorizable twin\n")
     conds = []
     for k, kind in enumerate(chart.domain.values()):
         if kind == "positive":

@@ -224,7 +224,7 @@ def range_stepper(name: str, n: int, flagged: bool) -> str:
                 S += [f"{ind2}xt[{k}, j] = {a}" for k, a in enumerate(args[s_])]
                 S.append(f"{ind2}f = _vel(xt, j, p, w, k{s_})")
         else:
-            S.append(f"{ind2}{outs}, f = _vels({', '.join(args[s_])}, p, w)")
+            S.append(f"{ind2}{outs}, f = _velc({', '.join(args[s_])}, p, w)")
             if s_ < ns - 1:
                 S += [f"{ind2}k{s_}[{k}, j] = r{k}" for k in range(n)]
         if flagged and ns > 1:
@@ -286,9 +286,9 @@ def range_stepper(name: str, n: int, flagged: bool) -> str:
             ks = ", ".join(f"k{s_}_{k}" for k in range(n))
             sa = ", ".join(scalar(a) for a in args[s_])
             if s_ == 0:
-                L.append(f"{ind2}{ks}, f = _vels({sa}, p, w)")
+                L.append(f"{ind2}{ks}, f = _velc({sa}, p, w)")
             else:
-                L.append(f"{ind2}{ks}, g = _vels({sa}, p, w)")
+                L.append(f"{ind2}{ks}, g = _velc({sa}, p, w)")
                 L.append(f"{ind2}f |= g")
         L += [f"{ind2}z{k} = {scalar(z)}" for k, z in enumerate(zs)]
         L.append(f"{ind2}s = _oks({Z})")

@@ -30,10 +30,10 @@ BLOCK = 128
 
 #: Every generated function: no fast-math (reproducible IEEE results); NumPy's error model (x / 0 is inf,
 #: not an exception, and no division checks that would block vectorization).
-DECORATOR = '@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)'
+DECORATOR = '@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)'
 #: The field functions are inlined into the stepper loops (Numba IR inlining), so LLVM sees one loop body
 #: and vectorizes it across trajectories; a call left to LLVM's inliner measured 3x slower.
-INLINE = '@njit(cache=True, fastmath=False, error_model="numpy", nogil=True, inline="always")'
+INLINE = '@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True, inline="always")'
 
 
 def ranged(name: str, args: str, body: str) -> str:
@@ -54,7 +54,7 @@ def ranged(name: str, args: str, body: str) -> str:
     """
     inner = "\n".join(("    " + line) if line.strip() else "" for line in body.rstrip("\n").split("\n"))
     return f"""
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def {name}(X, lo, hi, {args}, nsteps, save_idx, p, hyper, XS, STATUS, TLAST, ctl):
     for off in range(lo, hi, CHUNK):
         if ctl[{CONTROL_STOP}] != 0:
@@ -79,7 +79,7 @@ def {name}(X, lo, hi, {args}, nsteps, save_idx, p, hyper, XS, STATUS, TLAST, ctl
 """
 
 
-_VEL_BATCH = r"""@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+_VEL_BATCH = r"""@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def {velocity}(X, p, out, status):
     w = np.empty(WORK + 1)
     for j in range(X.shape[1]):
@@ -89,7 +89,7 @@ def {velocity}(X, p, out, status):
 _HELPERS = r"""
 
 # ---------------------------------------------------------------- shared part
-@njit(cache=True, fastmath=False, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _chol_solve(w):
     # w[:DIM*DIM] holds G (lower triangle read), w[DIM*DIM:] holds g. On return w[DIM*DIM:] = G^{{-1}} g
     # and the lower triangle holds the Cholesky factor. Returns 3 when G is not numerically positive definite.
@@ -121,7 +121,7 @@ def _chol_solve(w):
     return 0
 
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def _qr_solve(w):
     # Least squares min |J v - r| by Householder QR, never forming J^T J.
     # w[:NRES*DIM] holds J (row-major, NRES x DIM), w[NRES*DIM : NRES*DIM+NRES] holds r,
@@ -168,13 +168,13 @@ def _qr_solve(w):
     return 0
 
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def {gradient}(X, p, out):
     for j in range(X.shape[1]):
         _grad(X, j, p, out)
 
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def {loss}(X, p, out):
     for j in range(X.shape[1]):
         out[j] = _loss(X, j, p)
@@ -182,7 +182,7 @@ def {loss}(X, p, out):
 
 """ + _VEL_BATCH + r"""
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def {metric}(X, p, out):
     g = np.empty((DIM, DIM))
     for j in range(X.shape[1]):
@@ -347,7 +347,7 @@ def rhs_template() -> str:
     """The shared source of an ODE module without loss or metric: batch evaluation of the
     right-hand side and of the monitored energy."""
     energy = """
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def {energy}(X, p, out):
     for j in range(X.shape[1]):
         out[j] = _energy(X, j, p)
