@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Sequence
@@ -11,7 +12,8 @@ import numpy as np
 
 from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
 from ..kernels import AdaptiveRun, CompiledField, DataField, DescentRun, FixedStepRun, FlowField
-from ..kernels.abi import EVALUATORS
+from ..kernels.abi import DIVERGENCE_LOSS_FACTOR, DIVERGENCE_NORM_FACTOR, EVALUATORS
+from ..kernels.codegen.template import BLOCK
 from ._lazy import is_dask_array
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
@@ -421,11 +423,20 @@ def descend(
     klast = np.zeros(B)
     twin = compiled_twin(pre)
     compiled = None if twin is None else twin[0]
+    if compiled == "lm" and backtracking and twin[1][2] > 0.5:
+        raise SolverSettingsError(
+            "`backtracking` must be False with levenberg_marquardt(schedule='nielsen'): its damping schedule "
+            "accepts or refuses each step by the gain ratio. Pass backtracking=False (and lr=1), or "
+            "levenberg_marquardt(schedule=None) for a fixed damping with backtracking."
+        )
     if compiled == "natural" and not backtracking:
         # natural descent is the Euler scheme of the flow with dt = lr: reuse its kernels
+        X0 = X.copy() if steps > 0 else X
         run = FixedStepRun("euler", 0.0, float(lr), int(steps), idx, p)
         XS = field.run_fixed(run, X, status, klast, threads=_threads(B, parallel), progress=progress)
         klast = np.rint(klast / float(lr))
+        if steps > 0:  # the Euler kernel is the flows': the divergence test runs here, after the last step
+            _mark_diverged(field, X0, X, status, p)
     elif compiled is None:
         XS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
     else:
@@ -454,7 +465,9 @@ def _descend_python(
     """The same loop as the compiled kernel, for user-defined (init, update) pairs."""
     x = X.T.copy()  # (B, dim)
     status[:] = np.where(field.chart.in_domain(x), 0, Status.LEFT_DOMAIN)
+    x0 = X.copy()
     state = pre.init(x)
+    extras = _update_keywords(pre.update, field, lr, p)
     si = 0
     XS = np.empty((idx.size, x.shape[0], x.shape[1]))
 
@@ -469,7 +482,7 @@ def _descend_python(
     for k in range(1, steps + 1):
         g = field.gradient(x, p)
         v = field.velocity(x, p)
-        out = pre.update(g, state, v)
+        out = pre.update(g, state, v, **{key: (x.copy() if key == "x" else val) for key, val in extras.items()})
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ArgumentTypeError(
                 f"`preconditioner` {pre.name!r}: update(grad, state, velocity) must return a pair "
@@ -511,5 +524,44 @@ def _descend_python(
         x[move] = new[move]
         klast[move] = k
         si = save(si)
+        if k % BLOCK == 0 or k == steps:  # as the compiled kernels
+            _mark_diverged(field, x0, x.T, status, field.param_vector(p))
     X[:, :] = x.T
     return XS
+
+
+def _update_keywords(update: Any, field: FlowField, lr: float, p: Any) -> dict[str, Any]:
+    """The keyword arguments ``update`` names among ``x``, ``lr``, ``loss``, ``metric`` (``x`` filled per step)."""
+    try:
+        names = set(inspect.signature(update).parameters)
+    except (TypeError, ValueError):  # a builtin or C function: the three-argument protocol
+        return {}
+
+    def loss(points: np.ndarray) -> np.ndarray:
+        pts = np.asarray(points, dtype=float)
+        out = np.full(pts.shape[0], np.nan)
+        fin = np.all(np.isfinite(pts), axis=1)
+        ok = fin & field.chart.in_domain(np.where(fin[:, None], pts, 1.0))
+        if ok.any():
+            out[ok] = field.loss(pts[ok], p)
+        return out
+
+    offered = {"x": None, "lr": lr, "loss": loss, "metric": lambda points: field.metric(points, p)}
+    return {key: val for key, val in offered.items() if key in names}
+
+
+def _mark_diverged(field: FlowField, X0: np.ndarray, X: np.ndarray, status: np.ndarray, p: np.ndarray) -> None:
+    """DIVERGED for the live trajectories of ``X`` (dim, B) far above their start ``X0`` (dim, B) in loss or
+    size: ``L - L0 > DIVERGENCE_LOSS_FACTOR (|L0| + 1)`` or ``max|x| > DIVERGENCE_NORM_FACTOR (1 + max|x0|)``
+    (:data:`riemgrad.kernels.abi.DIVERGENCE_LOSS_FACTOR`); the test of the compiled kernels' ``_diverged``."""
+    live = np.flatnonzero(status == Status.SUCCESS)
+    if live.size == 0:
+        return
+    x, x0 = np.ascontiguousarray(X[:, live]), np.ascontiguousarray(X0[:, live])
+    big = np.max(np.abs(x), axis=0) > DIVERGENCE_NORM_FACTOR * (1.0 + np.max(np.abs(x0), axis=0))
+    l, l0 = np.empty(live.size), np.empty(live.size)
+    field._call(EVALUATORS["loss"], x, p, l)
+    field._call(EVALUATORS["loss"], x0, p, l0)
+    with np.errstate(invalid="ignore"):
+        up = l - l0 > DIVERGENCE_LOSS_FACTOR * (np.abs(l0) + 1.0)
+    status[live[big | up]] = Status.DIVERGED
