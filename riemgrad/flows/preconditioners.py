@@ -14,7 +14,9 @@ functions, in the manner of optax:
 
 A fixed metric is a preconditioner with no state (:func:`natural`,
 :func:`identity`); RMSprop and Adam are time-varying diagonal metrics whose
-state is the running moments. :func:`riemgrad.descend` runs the built-in
+state is the running moments; L-BFGS and Levenberg-Marquardt
+(:mod:`riemgrad.flows.quasi_newton`) are metrics built from the run's steps and
+from the field's metric damped by a gain-ratio schedule. :func:`riemgrad.descend` runs the built-in
 pairs with a compiled twin inside the kernel (a private pairing, recorded when
 the pair is made); a pair you build yourself, ``Preconditioner(init, update,
 name)``, always runs your functions, through the same loop in Python (correct,

@@ -44,7 +44,9 @@ def _positive_finite(value: Any, name: str, usual: str) -> float:
         )
     v = float(value)
     if not (math.isfinite(v) and v > 0):
-        raise SolverSettingsError(f"`{name}` must be a positive finite real number; got {value!r}. The usual value is {usual}.")
+        raise SolverSettingsError(
+            f"`{name}` must be a positive finite real number; got {value!r}. The usual value is {usual}."
+        )
     return v
 
 
@@ -115,7 +117,9 @@ def lbfgs(history: int = 10, curvature_eps: float = 1e-10) -> Preconditioner:
         )
     eps = float(curvature_eps) if isinstance(curvature_eps, (int, float, np.integer, np.floating)) else math.nan
     if isinstance(curvature_eps, (bool, np.bool_)) or not (math.isfinite(eps) and eps >= 0):
-        raise SolverSettingsError(f"`curvature_eps` must be a finite number >= 0; got {curvature_eps!r}. The usual value is 1e-10.")
+        raise SolverSettingsError(
+            f"`curvature_eps` must be a finite number >= 0; got {curvature_eps!r}. The usual value is 1e-10."
+        )
     hist = int(history)
 
     def init(x: np.ndarray) -> dict[str, Any]:
