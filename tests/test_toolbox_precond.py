@@ -4,6 +4,8 @@ Ground truth: a dense BFGS update written plainly in NumPy, hand-derived gradien
 Jacobians, scipy.optimize (L-BFGS-B, least_squares(method="lm")) and closed-form iterates.
 """
 
+import functools
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -19,8 +21,15 @@ AB = Chart("ab", (a, b))
 
 
 def python_twin(pre):
-    """The same (init, update) functions in a pair descend cannot recognise: runs the Python loop."""
-    return Preconditioner(pre.init, pre.update, pre.name + "-python")
+    """The NumPy twin of ``pre`` in a pair descend cannot recognise (new function objects): the Python loop."""
+
+    @functools.wraps(pre.update)  # keeps the signature: the keywords x, lr, loss, metric are still offered
+    def update(*args, **kwargs):
+        return pre.update(*args, **kwargs)
+
+    twin = Preconditioner(lambda x: pre.init(x), update, pre.name + "-python")
+    assert compiled_twin(twin) is None
+    return twin
 
 
 # ------------------------------------------------------------------ L-BFGS
