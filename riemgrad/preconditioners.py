@@ -8,5 +8,7 @@ True
 """
 
 from .flows.preconditioners import Preconditioner, adam, compiled_twin, identity, natural, rmsprop
+from .flows.preconditioners import hessian_free, hessian_free_settings
 
 __all__ = ["Preconditioner", "natural", "identity", "rmsprop", "adam", "compiled_twin"]
+__all__ += ["hessian_free", "hessian_free_settings"]
