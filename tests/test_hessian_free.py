@@ -136,6 +136,28 @@ def test_hessian_product_mlp_matches_dense_hessian_and_differences(mlp):
     np.testing.assert_allclose(got, _fd_hessian_product(hess, th, v), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "softplus"])
+def test_hessian_product_through_exp_placeholders(activation):
+    # exp(a) is computed once per row as a symbol E and differentiated as E * D_v a: check the result
+    rng = np.random.default_rng(8)
+    m = models.mlp((1, 2, 1), activation, output="bernoulli")
+    x = rng.uniform(-2, 2, 40)
+    data = m.dataset(x, (rng.random(40) < 0.5).astype(float))
+    field = rg.compile_data_flow(rg.hessian_metric(m.loss, m.chart, data=data), m.loss)
+    th, v = rng.standard_normal(m.chart.dim), rng.standard_normal(m.chart.dim)
+    got = hessian_vector_product(field, th, v)
+    np.testing.assert_allclose(got, field.metric(th) @ v, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got, _fd_hessian_product(field, th, v), rtol=1e-5, atol=1e-7)
+
+
+def test_logistic_hessian_product_calls_exp_once_per_row(logistic):
+    from riemgrad.kernels.hvp import generate_hf_source
+
+    src = generate_hf_source(logistic[4], "hessian")
+    body = src[src.index("def _rows_prod") : src.index("# ----")]
+    assert body.count("math.exp(") == 1
+
+
 def test_gauss_newton_product_mlp_matches_numpy_jacobian(mlp):
     rng = np.random.default_rng(5)
     m, data, x, y, gn, th = mlp

@@ -45,7 +45,11 @@ _OWN = hashlib.sha256((Path(__file__).read_text() + TEMPLATE).encode()).hexdiges
 
 # ---------------------------------------------------------------- the R-operator
 def directional_derivative(
-    expr: sp.Expr, coords: tuple[sp.Symbol, ...], direction: tuple[sp.Expr, ...], memo: dict | None = None
+    expr: sp.Expr,
+    coords: tuple[sp.Symbol, ...],
+    direction: tuple[sp.Expr, ...],
+    memo: dict | None = None,
+    known: dict | None = None,
 ) -> sp.Expr:
     """The derivative of ``expr`` along ``direction``: sum_k d expr / d coords[k] * direction[k], in forward mode.
 
@@ -61,6 +65,11 @@ def directional_derivative(
     direction : tuple of sympy.Expr, shape (d,)
         Usually fresh symbols v_0, ..., v_{d-1}.
     memo : dict, optional
+    known : dict, optional
+        Symbols that stand for functions of the coordinates, mapped to their
+        directional derivatives (e.g. a symbol E for exp(a) maps to E * D_v a);
+        they are differentiated through, never merged (E * E stays E**2, where
+        exp(a) * exp(a) would become exp(2 a), a second call to exp).
 
     Returns
     -------
@@ -74,43 +83,45 @@ def directional_derivative(
     (1 - tanh(a*b)**2)*(a*v_b + b*v_a)
     """
     memo = {} if memo is None else memo
+    memo.update(known or {})
     index = {c: k for k, c in enumerate(coords)}
-    return _dd(sp.sympify(expr), index, tuple(direction), memo)
+    deps = frozenset(index) | frozenset(known or ())
+    return _dd(sp.sympify(expr), index, tuple(direction), memo, deps)
 
 
-def _dd(e: sp.Expr, index: dict, v: tuple, memo: dict) -> sp.Expr:
+def _dd(e: sp.Expr, index: dict, v: tuple, memo: dict, deps: frozenset) -> sp.Expr:
     got = memo.get(e)
     if got is not None:
         return got
-    if not (e.free_symbols & index.keys()):
+    if not (e.free_symbols & deps):
         out = sp.S.Zero
     elif e.is_Symbol:
         out = v[index[e]]
     elif e.is_Add:
-        out = sp.Add(*[_dd(a, index, v, memo) for a in e.args])
+        out = sp.Add(*[_dd(a, index, v, memo, deps) for a in e.args])
     elif e.is_Mul:
         terms = []
         for i, a in enumerate(e.args):
-            da = _dd(a, index, v, memo)
+            da = _dd(a, index, v, memo, deps)
             if da != 0:
                 terms.append(sp.Mul(da, *(e.args[:i] + e.args[i + 1:])))
         out = sp.Add(*terms)
-    elif e.is_Pow and not (e.exp.free_symbols & index.keys()):
-        out = e.exp * e.base ** (e.exp - 1) * _dd(e.base, index, v, memo)
+    elif e.is_Pow and not (e.exp.free_symbols & deps):
+        out = e.exp * e.base ** (e.exp - 1) * _dd(e.base, index, v, memo, deps)
     elif isinstance(e, sp.Function) and e.args and type(e).__name__ not in ("Piecewise",):
         try:
-            out = sp.Add(*[e.fdiff(i + 1) * _dd(a, index, v, memo) for i, a in enumerate(e.args)
-                           if a.free_symbols & index.keys()])
+            out = sp.Add(*[e.fdiff(i + 1) * _dd(a, index, v, memo, deps) for i, a in enumerate(e.args)
+                           if a.free_symbols & deps])
         except (sp.ArgumentIndexError, NotImplementedError, TypeError):
-            out = _fallback(e, index, v)
+            out = _fallback(e, index, v, memo, deps)
     else:  # general powers, Piecewise, Abs, ...: the chain rule through sympy's own derivative
-        out = _fallback(e, index, v)
+        out = _fallback(e, index, v, memo, deps)
     memo[e] = out
     return out
 
 
-def _fallback(e: sp.Expr, index: dict, v: tuple) -> sp.Expr:
-    return sp.Add(*[sp.diff(e, c) * v[k] for c, k in index.items() if c in e.free_symbols])
+def _fallback(e: sp.Expr, index: dict, v: tuple, memo: dict, deps: frozenset) -> sp.Expr:
+    return sp.Add(*[sp.diff(e, s) * (v[index[s]] if s in index else memo[s]) for s in e.free_symbols & deps])
 
 
 # ---------------------------------------------------------------- generation
@@ -173,11 +184,19 @@ def generate_hf_source(field: DataField, product: str) -> str:
     vloads = [f"    v{k} = v[{k}]" for k in range(d)]
     post = [f"    out[{k}] = s{k}" for k in range(d)]
     if product == "hessian":
+        # Each innermost exp(a) of the gradient becomes a symbol E (computed once per row, first):
+        # differentiated as E * D_v a, it is never merged into exp(2 a), a second call.
+        atoms = sorted({a for gk in grad for a in gk.atoms(sp.exp) if not a.args[0].atoms(sp.exp)},
+                       key=sp.default_sort_key)
+        place = {a: sp.Dummy(f"e{j}") for j, a in enumerate(atoms)}
+        known = {E: E * directional_derivative(a.args[0], coords, vs) for a, E in place.items()}
         memo: dict = {}
-        hv = [directional_derivative(gk, coords, vs, memo) for gk in grad]
+        hv = [directional_derivative(gk.xreplace(place), coords, vs, memo, known) for gk in grad]
+        names.update({E: f"_e{j}" for j, E in enumerate(place.values())})
+        first = assignments(atoms, [names[E] for E in place.values()], names, indent="        ") if atoms else []
         per_row = [f"        s{k} += h{k}" for k in range(d)]
         parts.append(_rows("def _rows_prod(th, Z, v, out):", hv, [f"h{k}" for k in range(d)], names, tloads,
-                           _zloads(hv, zsyms), per_row, vloads + pre, post))
+                           _zloads(hv + atoms, zsyms) + first, per_row, vloads + pre, post))
     else:
         exprs, targets, per_row = [], [], []
         for a, (w, u) in enumerate(field.metric_data.factors):
