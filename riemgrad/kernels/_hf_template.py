@@ -9,7 +9,13 @@ constant ``DIM`` and three functions that loop over the rows of the data matrix
 - ``_rows_prod(th, Z, v, out)``: out = the sum over the rows of B_row v, where
   B_row is the per-example Hessian (the R-operator, Pearlmutter 1994) or the
   per-example Gauss-Newton matrix sum_a w_a u_a u_a^T applied as
-  sum_a u_a (w_a (u_a . v)). No d x d matrix is ever formed.
+  sum_a u_a (w_a (u_a . v)). No d x d matrix is ever formed;
+- ``_rows_fill(th, Z, C)`` and ``_rows_prod_cached(th, Z, C, v, out)``: the same
+  product split in two: the part that does not depend on v (the factors u_a and
+  weights w_a; for the Hessian, every subexpression free of v that the rest
+  reads) stored per row in ``C`` (n, NC) once per outer step, and the part
+  linear in v, which reads it. During CG the point is fixed, so each further
+  product costs O(NC) per row and no transcendental function.
 
 CG stop codes (one per outer step, recorded by the runs): 1 the relative
 residual ``|r| <= tol |g|``; 2 Martens' relative progress rule on the quadratic
@@ -41,9 +47,12 @@ def _check(th, dom):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _prod(th, Z, v, lam, out):
-    # out = (B + lam I) v with B the average over the rows.
-    _rows_prod(th, Z, v, out)
+def _prod(th, Z, C, cached, v, lam, out):
+    # out = (B + lam I) v with B the average over the rows; from the per-row cache C (filled at th) if cached.
+    if cached:
+        _rows_prod_cached(th, Z, C, v, out)
+    else:
+        _rows_prod(th, Z, v, out)
     inv = 1.0 / Z.shape[0]
     for k in range(DIM):
         out[k] = out[k] * inv + lam * v[k]
@@ -58,7 +67,7 @@ def _dot(a, b):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _cg(th, Z, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis):
+def _cg(th, Z, C, cached, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis):
     # Truncated CG on (B + lam I) d = -g from the start in d; r = -g - (B + lam I) d is kept.
     # Returns (iterations, stop code).
     nz = False
@@ -66,7 +75,7 @@ def _cg(th, Z, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis):
         if d[k] != 0.0:
             nz = True
     if nz:
-        _prod(th, Z, d, lam, Ap)
+        _prod(th, Z, C, cached, d, lam, Ap)
         for k in range(DIM):
             r[k] = -g[k] - Ap[k]
     else:
@@ -90,7 +99,7 @@ def _cg(th, Z, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis):
         phi -= 0.5 * d[k] * (r[k] - g[k])
     phis[0] = phi
     for i in range(1, max_cg + 1):
-        _prod(th, Z, p, lam, Ap)
+        _prod(th, Z, C, cached, p, lam, Ap)
         kappa = _dot(p, Ap)
         if not math.isfinite(kappa):
             return i - 1, STOP_NONFINITE
@@ -120,43 +129,20 @@ def _cg(th, Z, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _products(X, V, Z, lam, OUT):
+def _products(X, V, Z, C, cached, lam, OUT):
     # OUT[b] = (B(X[b]) + lam I) V[b], averaged over the rows.
     out = np.zeros(DIM)
     for b in range(X.shape[0]):
-        _prod(X[b], Z, V[b], lam, out)
+        if cached:
+            _rows_fill(X[b], Z, C)
+        _prod(X[b], Z, C, cached, V[b], lam, out)
         for k in range(DIM):
             OUT[b, k] = out[k]
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _directions(X, Z, lam, max_cg, tol, ptol, D, ITS, STOPS):
-    # One truncated-CG direction per point (from d = 0), as the first step of _descend_hf computes it.
-    g = np.zeros(DIM)
-    d = np.zeros(DIM)
-    r = np.zeros(DIM)
-    p = np.zeros(DIM)
-    Ap = np.zeros(DIM)
-    phis = np.zeros(max_cg + 1)
-    inv = 1.0 / Z.shape[0]
-    for b in range(X.shape[0]):
-        _rows_grad(X[b], Z, g)
-        for k in range(DIM):
-            g[k] *= inv
-            d[k] = 0.0
-        its, stop = _cg(X[b], Z, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis)
-        if stop == STOP_NEGATIVE and its == 0:
-            for k in range(DIM):
-                d[k] = -g[k]
-        ITS[b] = its
-        STOPS[b] = stop
-        for k in range(DIM):
-            D[b, k] = d[k] if stop != STOP_NONFINITE else np.nan
-
-
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _descend_hf(X, Z, lr, steps, lam0, adapt, max_cg, tol, ptol, warm, dom, save_idx, XS, STATUS, KF,
-                CGIT, CGSTOP, LAMS):
+def _descend_hf(X, Z, C, cached, lr, steps, lam0, adapt, max_cg, tol, ptol, warm, dom, save_idx, XS, STATUS,
+                KF, CGIT, CGSTOP, LAMS):
     # Hessian-free descent: theta <- theta + lr d, d from truncated CG on (B + lam I) d = -g.
     # With adapt: lam follows the reduction ratio rho (Martens 2010, sec. 4.1) and a step that does not
     # lower the loss is rejected (the point stays, lam grows).
@@ -195,7 +181,9 @@ def _descend_hf(X, Z, lr, steps, lam0, adapt, max_cg, tol, ptol, warm, dom, save
                 break
             for k in range(DIM):
                 d[k] = warm * dprev[k]
-            its, stop = _cg(th, Z, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis)
+            if cached:
+                _rows_fill(th, Z, C)
+            its, stop = _cg(th, Z, C, cached, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis)
             CGIT[step - 1, b] = its
             CGSTOP[step - 1, b] = stop
             LAMS[step - 1, b] = lam
@@ -212,7 +200,7 @@ def _descend_hf(X, Z, lr, steps, lam0, adapt, max_cg, tol, ptol, warm, dom, save
             if adapt:
                 # rho = (L(theta + lr d) - L(theta)) / (q(lr d) - q(0)), q the undamped quadratic model
                 if steepest:
-                    _prod(th, Z, d, 0.0, Ap)
+                    _prod(th, Z, C, cached, d, 0.0, Ap)
                     dbd = _dot(d, Ap)
                 else:
                     dbd = 0.0  # d.(B d) = d.(A d) - lam |d|^2 with A d = -g - r

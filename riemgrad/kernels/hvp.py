@@ -28,17 +28,21 @@ import numpy as np
 import sympy as sp
 
 from ..data import Dataset
-from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
+from ..errors import ArgumentTypeError, CompilationError, ShapeError, SolverSettingsError
 from ._hf_template import TEMPLATE
 from .cache import derivation_key, load_derivation, load_source, store_derivation
-from .codegen.printer import assignments
-from .data_kernels import DataField, _rows
+from .codegen.printer import ScalarPrinter, assignments
+from .data_kernels import _DEC, DataField, _rows
 
 __all__ = ["PRODUCTS", "directional_derivative", "hessian_vector_product", "gauss_newton_vector_product",
            "curvature_product", "generate_hf_source", "hf_module"]
 
 #: The curvature products: the Hessian of the loss, or the field's outer-product (Gauss-Newton) metric.
 PRODUCTS = ("gauss_newton", "hessian")
+
+#: Largest per-row cache (bytes, per thread) of the v-free part of the products; beyond it each CG product
+#: recomputes everything from the rows (no memory beyond O(dim), the cost of a gradient per product).
+CACHE_BYTES = 256 * 2**20
 
 _OWN = hashlib.sha256((Path(__file__).read_text() + TEMPLATE).encode()).hexdigest()
 
@@ -182,7 +186,7 @@ def generate_hf_source(field: DataField, product: str) -> str:
     parts.append(_rows("def _rows_grad(th, Z, g):", grad, [f"g{k}" for k in range(d)], names, tloads,
                        _zloads(grad, zsyms), acc, pre, post))
     vloads = [f"    v{k} = v[{k}]" for k in range(d)]
-    post = [f"    out[{k}] = s{k}" for k in range(d)]
+    vset = set(vs)
     if product == "hessian":
         # Each innermost exp(a) of the gradient becomes a symbol E (computed once per row, first):
         # differentiated as E * D_v a, it is never merged into exp(2 a), a second call.
@@ -194,11 +198,26 @@ def generate_hf_source(field: DataField, product: str) -> str:
         hv = [directional_derivative(gk.xreplace(place), coords, vs, memo, known) for gk in grad]
         names.update({E: f"_e{j}" for j, E in enumerate(place.values())})
         first = assignments(atoms, [names[E] for E in place.values()], names, indent="        ") if atoms else []
-        per_row = [f"        s{k} += h{k}" for k in range(d)]
-        parts.append(_rows("def _rows_prod(th, Z, v, out):", hv, [f"h{k}" for k in range(d)], names, tloads,
-                           _zloads(hv + atoms, zsyms) + first, per_row, vloads + pre, post))
+        subs, reduced = sp.cse(hv, symbols=sp.numbered_symbols("_h"), order="none")
+        dep: set = set()
+        for sym, e in subs:
+            if e.free_symbols & (vset | dep):
+                dep.add(sym)
+        free = [(sym, e) for sym, e in subs if sym not in dep]
+        hs = [sp.Dummy(f"h{k}") for k in range(d)]
+        later = [(sym, e) for sym, e in subs if sym in dep] + list(zip(hs, reduced))
+        used = set().union(*[e.free_symbols for _, e in later])
+        cached = [E for E in place.values() if E in used] + [sym for sym, _ in free if sym in used]
+        names.update({sym: str(sym) for sym, _ in subs})
+        names.update({h: f"h{k}" for k, h in enumerate(hs)})
+        free_lines = first + _print(free, names)
+        dep_lines = _print(later, names)
+        acc = [f"        s{k} += h{k}" for k in range(d)]
+        zfree = _zloads(atoms + [e for _, e in free], zsyms)
+        zdep = _zloads([e for _, e in later], zsyms)
+        cached_names = [names[c] for c in cached]
     else:
-        exprs, targets, per_row = [], [], []
+        exprs, targets, dep_lines = [], [], []
         for a, (w, u) in enumerate(field.metric_data.factors):
             exprs.append(w)
             targets.append(f"w{a}")
@@ -206,11 +225,43 @@ def generate_hf_source(field: DataField, product: str) -> str:
             exprs.extend(u[k] for k in nz)
             targets.extend(f"u{a}_{k}" for k in nz)
             jv = " + ".join(f"u{a}_{k} * v{k}" for k in nz) or "0.0"
-            per_row.append(f"        q = w{a} * ({jv})")
-            per_row.extend(f"        s{k} += q * u{a}_{k}" for k in nz)
-        parts.append(_rows("def _rows_prod(th, Z, v, out):", exprs, targets, names, tloads,
-                           _zloads(exprs, zsyms), per_row, vloads + pre, post))
+            dep_lines.append(f"        q = w{a} * ({jv})")
+            dep_lines.extend(f"        s{k} += q * u{a}_{k}" for k in nz)
+        free_lines = assignments(exprs, targets, names, indent="        ")
+        acc, zfree, zdep, cached_names = [], _zloads(exprs, zsyms), [], targets
+    parts.append(_product_functions(tloads, vloads, d, free_lines, cached_names, dep_lines, acc, zfree, zdep))
     return "\n\n".join(parts) + TEMPLATE
+
+
+def _print(pairs: list, names: dict) -> list[str]:
+    printer = ScalarPrinter(names)
+    try:
+        return [f"        {names[sym]} = {printer.doprint(e)}" for sym, e in pairs]
+    except Exception as exc:  # PrintMethodNotImplementedError and friends
+        raise CompilationError(
+            f"cannot generate numeric code for the Hessian-vector product: {exc}. riemgrad compiles elementary "
+            "functions (exp, log, sqrt, powers, trigonometric and hyperbolic functions); rewrite the loss with those."
+        ) from None
+
+
+def _product_functions(tloads: list, vloads: list, d: int, free_lines: list, cached: list, dep_lines: list,
+                       acc: list, zfree: list, zdep: list) -> str:
+    """``_rows_fill`` (the v-free part per row into C), ``_rows_prod_cached`` (the v-dependent part, reading C)
+    and ``_rows_prod`` (both, recomputing everything: for data too large to cache)."""
+    pre = [f"    s{k} = 0.0" for k in range(d)]
+    post = [f"    out[{k}] = s{k}" for k in range(d)]
+    loop = "    for i in range(Z.shape[0]):"
+    fill = [_DEC, "def _rows_fill(th, Z, C):", *tloads, loop, *zfree, *free_lines,
+            *[f"        C[i, {m}] = {nm}" for m, nm in enumerate(cached)]]
+    if not cached and not free_lines:
+        fill += ["        pass"]
+    use = [_DEC, "def _rows_prod_cached(th, Z, C, v, out):", *tloads, *vloads, *pre, loop, *zdep,
+           *[f"        {nm} = C[i, {m}]" for m, nm in enumerate(cached)], *dep_lines, *acc, *post]
+    zall = list(dict.fromkeys(zfree + zdep))
+    direct = [_DEC, "def _rows_prod(th, Z, v, out):", *tloads, *vloads, *pre, loop, *zall, *free_lines, *dep_lines,
+              *acc, *post]
+    return f"NC = {len(cached)}\n\n\n" + "\n".join(fill) + "\n\n\n" + "\n".join(use) + "\n\n\n" + \
+        "\n".join(direct) + "\n"
 
 
 _MODULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -242,6 +293,13 @@ def hf_module(field: DataField, product: str) -> Any:
 
 
 # ---------------------------------------------------------------- products
+def _row_cache(module: Any, n: int) -> tuple[np.ndarray, bool]:
+    """The per-row cache C of shape (n, NC) and True, or a placeholder and False when it would be too large."""
+    if n * max(module.NC, 1) * 8 <= CACHE_BYTES:
+        return np.empty((n, max(module.NC, 1))), True
+    return np.empty((1, 1)), False
+
+
 def _pair(field: DataField, x: Any, v: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     X, shape = field._points(x)
     V = np.array(v, dtype=float)
@@ -306,7 +364,8 @@ def curvature_product(
     module = hf_module(field, product)
     X, V, shape = _pair(field, x, v)
     OUT = np.empty_like(X)
-    module._products(X, V, field._Z(data), lam, OUT)
+    Z = field._Z(data)
+    module._products(X, V, Z, *_row_cache(module, Z.shape[0]), lam, OUT)
     return OUT.reshape(shape + (field.dim,))
 
 
@@ -395,7 +454,9 @@ def hf_descend(
         s, f = np.zeros(hi - lo, np.int64), np.zeros(hi - lo, np.int64)
         a, b, c = np.zeros((steps, hi - lo), np.int64), np.zeros((steps, hi - lo), np.int64), \
             np.full((steps, hi - lo), np.nan)
-        module._descend_hf(np.ascontiguousarray(X[lo:hi]), *args, xs, s, f, a, b, c)
+        Zc = args[0]
+        module._descend_hf(np.ascontiguousarray(X[lo:hi]), Zc, *_row_cache(module, Zc.shape[0]), *args[1:],
+                           xs, s, f, a, b, c)
         XS[:, lo:hi], st[lo:hi], kf[lo:hi], its[:, lo:hi], stops[:, lo:hi], lams[:, lo:hi] = xs, s, f, a, b, c
 
     if k <= 1:
