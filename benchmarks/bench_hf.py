@@ -133,7 +133,7 @@ def table(name: str, rows: dict) -> None:
     it_rg = base["time"] / base["nit"]
     pr_rg = base["time"] / max(base["products"], 1)
     print(f"\n{name}")
-    print("| method | ms / iteration | products / iteration | us / product | loss reached "
+    print("| method | ms / iteration | products / iteration | us / product (all time) | loss reached "
           "| ratio / iteration | ratio / product |")
     print("|---|---|---|---|---|---|---|")
     for meth, r in rows.items():

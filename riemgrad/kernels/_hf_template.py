@@ -10,10 +10,11 @@ constant ``DIM`` and three functions that loop over the rows of the data matrix
   B_row is the per-example Hessian (the R-operator, Pearlmutter 1994) or the
   per-example Gauss-Newton matrix sum_a w_a u_a u_a^T applied as
   sum_a u_a (w_a (u_a . v)). No d x d matrix is ever formed;
-- ``_rows_fill(th, Z, C)`` and ``_rows_prod_cached(th, Z, C, v, out)``: the same
-  product split in two: the part that does not depend on v (the factors u_a and
-  weights w_a; for the Hessian, every subexpression free of v that the rest
-  reads) stored per row in ``C`` (n, NC) once per outer step, and the part
+- ``_rows_grad_fill(th, Z, g, C)`` and ``_rows_prod_cached(th, Z, C, v, out)``:
+  the same product split in two: the part that does not depend on v (the
+  factors u_a and weights w_a; for the Hessian, every subexpression free of v
+  that the rest reads) stored per row in ``C`` (n, NC) once per outer step, in
+  the same pass as the gradient (they share their subexpressions), and the part
   linear in v, which reads it. During CG the point is fixed, so each further
   product costs O(NC) per row and no transcendental function.
 
@@ -132,9 +133,10 @@ def _cg(th, Z, C, cached, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis):
 def _products(X, V, Z, C, cached, lam, OUT):
     # OUT[b] = (B(X[b]) + lam I) V[b], averaged over the rows.
     out = np.zeros(DIM)
+    g = np.zeros(DIM)
     for b in range(X.shape[0]):
         if cached:
-            _rows_fill(X[b], Z, C)
+            _rows_grad_fill(X[b], Z, g, C)
         _prod(X[b], Z, C, cached, V[b], lam, out)
         for k in range(DIM):
             OUT[b, k] = out[k]
@@ -172,7 +174,10 @@ def _descend_hf(X, Z, C, cached, lr, steps, lam0, adapt, max_cg, tol, ptol, warm
         for step in range(1, steps + 1):
             if st != 0:
                 break
-            _rows_grad(th, Z, g)
+            if cached:  # the gradient and the v-free part of the products at th, in one pass
+                _rows_grad_fill(th, Z, g, C)
+            else:
+                _rows_grad(th, Z, g)
             for k in range(DIM):
                 g[k] *= inv
                 if not math.isfinite(g[k]):
@@ -181,8 +186,6 @@ def _descend_hf(X, Z, C, cached, lr, steps, lam0, adapt, max_cg, tol, ptol, warm
                 break
             for k in range(DIM):
                 d[k] = warm * dprev[k]
-            if cached:
-                _rows_fill(th, Z, C)
             its, stop = _cg(th, Z, C, cached, g, lam, max_cg, tol, ptol, d, r, p, Ap, phis)
             CGIT[step - 1, b] = its
             CGSTOP[step - 1, b] = stop

@@ -187,6 +187,7 @@ def generate_hf_source(field: DataField, product: str) -> str:
                        _zloads(grad, zsyms), acc, pre, post))
     vloads = [f"    v{k} = v[{k}]" for k in range(d)]
     vset = set(vs)
+    gnames = [f"g{k}" for k in range(d)]
     if product == "hessian":
         # Each innermost exp(a) of the gradient becomes a symbol E (computed once per row, first):
         # differentiated as E * D_v a, it is never merged into exp(2 a), a second call.
@@ -195,25 +196,34 @@ def generate_hf_source(field: DataField, product: str) -> str:
         place = {a: sp.Dummy(f"e{j}") for j, a in enumerate(atoms)}
         known = {E: E * directional_derivative(a.args[0], coords, vs) for a, E in place.items()}
         memo: dict = {}
-        hv = [directional_derivative(gk.xreplace(place), coords, vs, memo, known) for gk in grad]
+        grad_p = [gk.xreplace(place) for gk in grad]
+        hv = [directional_derivative(gk, coords, vs, memo, known) for gk in grad_p]
         names.update({E: f"_e{j}" for j, E in enumerate(place.values())})
         first = assignments(atoms, [names[E] for E in place.values()], names, indent="        ") if atoms else []
-        subs, reduced = sp.cse(hv, symbols=sp.numbered_symbols("_h"), order="none")
+        # one cse over the product and the gradient; the subexpressions free of v are the per-row cache
+        subs, reduced = sp.cse(hv + grad_p, symbols=sp.numbered_symbols("_h"), order="none")
         dep: set = set()
         for sym, e in subs:
             if e.free_symbols & (vset | dep):
                 dep.add(sym)
         free = [(sym, e) for sym, e in subs if sym not in dep]
-        hs = [sp.Dummy(f"h{k}") for k in range(d)]
-        later = [(sym, e) for sym, e in subs if sym in dep] + list(zip(hs, reduced))
+        hs, gs = [sp.Dummy(f"h{k}") for k in range(d)], [sp.Dummy(f"g{k}") for k in range(d)]
+        later = [(sym, e) for sym, e in subs if sym in dep] + list(zip(hs, reduced[:d]))
         used = set().union(*[e.free_symbols for _, e in later])
         cached = [E for E in place.values() if E in used] + [sym for sym, _ in free if sym in used]
+        needed = set(used)
+        for sym, e in reversed(free):  # the v-free lines the uncached product needs
+            if sym in needed:
+                needed |= e.free_symbols
         names.update({sym: str(sym) for sym, _ in subs})
         names.update({h: f"h{k}" for k, h in enumerate(hs)})
-        free_lines = first + _print(free, names)
+        names.update({g: f"g{k}" for k, g in enumerate(gs)})
+        fused = first + _print(free + list(zip(gs, reduced[d:])), names)
+        direct_free = first + _print([(sym, e) for sym, e in free if sym in needed], names)
         dep_lines = _print(later, names)
         acc = [f"        s{k} += h{k}" for k in range(d)]
-        zfree = _zloads(atoms + [e for _, e in free], zsyms)
+        zfused = _zloads(atoms + [e for _, e in free] + list(reduced[d:]), zsyms)
+        zdirect = _zloads(atoms + [e for sym, e in free if sym in needed], zsyms)
         zdep = _zloads([e for _, e in later], zsyms)
         cached_names = [names[c] for c in cached]
     else:
@@ -227,9 +237,12 @@ def generate_hf_source(field: DataField, product: str) -> str:
             jv = " + ".join(f"u{a}_{k} * v{k}" for k in nz) or "0.0"
             dep_lines.append(f"        q = w{a} * ({jv})")
             dep_lines.extend(f"        s{k} += q * u{a}_{k}" for k in nz)
-        free_lines = assignments(exprs, targets, names, indent="        ")
-        acc, zfree, zdep, cached_names = [], _zloads(exprs, zsyms), [], targets
-    parts.append(_product_functions(tloads, vloads, d, free_lines, cached_names, dep_lines, acc, zfree, zdep))
+        fused = assignments(grad + exprs, gnames + targets, names, indent="        ")
+        direct_free = assignments(exprs, targets, names, indent="        ")
+        acc, zdep, cached_names = [], [], targets
+        zfused, zdirect = _zloads(grad + exprs, zsyms), _zloads(exprs, zsyms)
+    parts.append(_product_functions(tloads, vloads, d, fused, direct_free, cached_names, dep_lines, acc, zfused,
+                                    zdirect, zdep))
     return "\n\n".join(parts) + TEMPLATE
 
 
@@ -244,22 +257,22 @@ def _print(pairs: list, names: dict) -> list[str]:
         ) from None
 
 
-def _product_functions(tloads: list, vloads: list, d: int, free_lines: list, cached: list, dep_lines: list,
-                       acc: list, zfree: list, zdep: list) -> str:
-    """``_rows_fill`` (the v-free part per row into C), ``_rows_prod_cached`` (the v-dependent part, reading C)
-    and ``_rows_prod`` (both, recomputing everything: for data too large to cache)."""
+def _product_functions(tloads: list, vloads: list, d: int, fused: list, direct_free: list, cached: list,
+                       dep_lines: list, acc: list, zfused: list, zdirect: list, zdep: list) -> str:
+    """``_rows_grad_fill`` (the gradient and the v-free part of the product per row into C, one pass),
+    ``_rows_prod_cached`` (the v-dependent part, reading C) and ``_rows_prod`` (recomputing everything
+    from the rows: for data too large to cache)."""
     pre = [f"    s{k} = 0.0" for k in range(d)]
-    post = [f"    out[{k}] = s{k}" for k in range(d)]
     loop = "    for i in range(Z.shape[0]):"
-    fill = [_DEC, "def _rows_fill(th, Z, C):", *tloads, loop, *zfree, *free_lines,
-            *[f"        C[i, {m}] = {nm}" for m, nm in enumerate(cached)]]
-    if not cached and not free_lines:
-        fill += ["        pass"]
+    fill = [_DEC, "def _rows_grad_fill(th, Z, g, C):", *tloads, *pre, loop, *zfused, *fused,
+            *[f"        C[i, {m}] = {nm}" for m, nm in enumerate(cached)],
+            *[f"        s{k} += g{k}" for k in range(d)], *[f"    g[{k}] = s{k}" for k in range(d)]]
+    post = [f"    out[{k}] = s{k}" for k in range(d)]
     use = [_DEC, "def _rows_prod_cached(th, Z, C, v, out):", *tloads, *vloads, *pre, loop, *zdep,
            *[f"        {nm} = C[i, {m}]" for m, nm in enumerate(cached)], *dep_lines, *acc, *post]
-    zall = list(dict.fromkeys(zfree + zdep))
-    direct = [_DEC, "def _rows_prod(th, Z, v, out):", *tloads, *vloads, *pre, loop, *zall, *free_lines, *dep_lines,
-              *acc, *post]
+    zall = list(dict.fromkeys(zdirect + zdep))
+    direct = [_DEC, "def _rows_prod(th, Z, v, out):", *tloads, *vloads, *pre, loop, *zall, *direct_free,
+              *dep_lines, *acc, *post]
     return f"NC = {len(cached)}\n\n\n" + "\n".join(fill) + "\n\n\n" + "\n".join(use) + "\n\n\n" + \
         "\n".join(direct) + "\n"
 
