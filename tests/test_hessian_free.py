@@ -202,6 +202,7 @@ def test_products_take_other_data_of_the_same_columns(logistic):
 
 
 # ---------------------------------------------------------------- HF steps against dense solves
+@pytest.mark.nojit
 def test_exact_cg_with_hessian_products_is_the_newton_step(logistic):
     _, data, A, y, field = logistic
     P = np.array([[0.0, 0.0, 0.0, 0.0], [0.5, -1.0, 0.2, 0.1], [-0.3, 0.4, 0.9, -0.2]])
@@ -225,6 +226,7 @@ def test_exact_cg_with_gauss_newton_products_is_the_gauss_newton_step(mlp):
     np.testing.assert_allclose(res.xs[-1], th - step, rtol=1e-7, atol=1e-8 * np.abs(step).max())
 
 
+@pytest.mark.nojit
 def test_exact_gauss_newton_step_undamped_on_a_small_least_squares_problem():
     a, b, x, y = sp.symbols("a b x y", real=True)
     xs = np.linspace(0.0, 1.0, 7)
@@ -239,6 +241,7 @@ def test_exact_gauss_newton_step_undamped_on_a_small_least_squares_problem():
     np.testing.assert_allclose(res.xs[-1], th - np.linalg.solve(J.T @ J, J.T @ res_r), rtol=1e-11)
 
 
+@pytest.mark.nojit
 def test_one_cg_iteration_is_the_cauchy_step(logistic):
     # max_cg = 1: d = -(g.g / g.(H + lam I) g) g, the exact minimiser of the model along -g
     _, _, A, y, field = logistic
@@ -261,6 +264,7 @@ def saddle():
     return rg.compile_data_flow(rg.hessian_metric(loss, chart, data=Dataset({x: [1.0, 1.0]})), loss)
 
 
+@pytest.mark.nojit
 def test_negative_curvature_keeps_the_last_iterate(saddle):
     # by hand: p0 = (-2, -1), kappa = 3, alpha = 5/3, d1 = (-10/3, -5/3), r1 = (4/3, -8/3), beta = 16/9,
     # p1 = (-20/9, -40/9), p1.H p1 = (400 - 1600)/81 < 0: stop with d1
@@ -269,6 +273,7 @@ def test_negative_curvature_keeps_the_last_iterate(saddle):
     assert res.cg_iterations.tolist() == [1] and res.cg_stops.tolist() == [4]
 
 
+@pytest.mark.nojit
 def test_negative_curvature_on_the_first_iteration_takes_the_gradient(saddle):
     # at (0, -3): g = (2, 4), g.H g = 4 - 16 < 0: the direction is -g
     res = saddle.descend([0.0, -3.0], lr=0.25, steps=1, preconditioner=hessian_free(damping=0.0, product="hessian"))
