@@ -1,7 +1,8 @@
 """Hessian-free descent over data: riemgrad's compiled truncated Newton-CG against SciPy's Newton-CG and trust-ncg.
 
 Run ``python benchmarks/bench_hf.py`` (one thread each; ``--iters`` changes the
-number of outer iterations timed, ``--repeat`` the best-of count). It prints,
+number of outer iterations timed, ``--repeat`` the best-of count, ``--quick`` 5
+iterations once; this checkout's riemgrad is measured). It prints,
 per problem and method, the time per outer iteration, the curvature-vector
 products per iteration and the time per product, the loss reached, and the
 ratio SciPy / riemgrad (above 1: riemgrad faster).
@@ -34,6 +35,10 @@ import time
 
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one thread each, set before NumPy loads its BLAS
+
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's riemgrad
 
 import numpy as np  # noqa: E402
 
@@ -149,7 +154,10 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
     ap.add_argument("--n-p1", type=int, default=10_000)
     ap.add_argument("--n-p2", type=int, default=1_000)
+    ap.add_argument("--quick", action="store_true", help="5 iterations, best of 1 (as run_all.py --quick)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.iters, args.repeat = 5, 1
     import riemgrad as rg
 
     p1, p2 = problems(args.n_p1, args.n_p2)

@@ -7,8 +7,16 @@ Examples
 True
 """
 
-from .flows.preconditioners import Preconditioner, adam, compiled_twin, identity, natural, rmsprop
-from .flows.preconditioners import hessian_free, hessian_free_settings
+from .flows.preconditioners import (
+    Preconditioner,
+    adam,
+    compiled_twin,
+    hessian_free,
+    hessian_free_settings,
+    identity,
+    natural,
+    rmsprop,
+)
 
 __all__ = ["Preconditioner", "natural", "identity", "rmsprop", "adam", "compiled_twin"]
 __all__ += ["hessian_free", "hessian_free_settings"]

@@ -59,6 +59,13 @@ class HessianFreeSettings:
     progress_tol : float
     warm_start : float
     adapt_damping : bool
+
+    Examples
+    --------
+    >>> from riemgrad.preconditioners import hessian_free
+    >>> hessian_free_settings(hessian_free(damping=0.1, warm_start=0.95))
+    HessianFreeSettings(product='gauss_newton', damping=0.1, max_cg=50, tol=1e-06, progress_tol=0.0005, \
+warm_start=0.95, adapt_damping=False)
     """
 
     product: str

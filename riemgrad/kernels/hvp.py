@@ -34,8 +34,8 @@ from .cache import derivation_key, load_derivation, load_source, store_derivatio
 from .codegen.printer import ScalarPrinter, assignments
 from .data_kernels import _DEC, DataField, _rows
 
-__all__ = ["PRODUCTS", "directional_derivative", "hessian_vector_product", "gauss_newton_vector_product",
-           "curvature_product", "generate_hf_source", "hf_module"]
+__all__ = ["PRODUCTS", "CACHE_BYTES", "directional_derivative", "hessian_vector_product",
+           "gauss_newton_vector_product", "curvature_product"]
 
 #: The curvature products: the Hessian of the loss, or the field's outer-product (Gauss-Newton) metric.
 PRODUCTS = ("gauss_newton", "hessian")
@@ -151,9 +151,11 @@ def _check_product(field: DataField, product: str) -> None:
 def generate_hf_source(field: DataField, product: str) -> str:
     """The generated Hessian-free module of ``field`` for ``product`` ("hessian" or "gauss_newton").
 
-    Defines ``_rows_loss``, ``_rows_grad`` and ``_rows_prod(th, Z, v, out)`` (out = the sum over the rows
-    of the per-example curvature times ``v``), followed by the fixed part (damped product, CG, descent).
-    The data columns are read in the order of ``field.data_symbols``.
+    Defines ``NC``, ``_rows_loss``, ``_rows_grad``, ``_rows_grad_fill`` (the gradient and the v-free
+    part of the product, per row into the cache C), ``_rows_prod_cached`` (the part linear in v, reading
+    C) and ``_rows_prod`` (the whole product from the rows), followed by the fixed part
+    (:mod:`riemgrad.kernels._hf_template`: damped product, CG, descent). The data columns are read in
+    the order of ``field.data_symbols``.
     """
     _check_product(field, product)
     coords = field.chart.coords
@@ -364,8 +366,8 @@ def curvature_product(
     >>> from riemgrad.data import Dataset
     >>> a, x, y = sp.symbols("a x y", real=True)
     >>> r = sp.exp(a * x) - y
-    >>> field = compile_data_flow(gauss_newton_metric(r, Chart("a", (a,)), data=Dataset({x: [0.0, 1.0], y: [1.0, 2.0]})),
-    ...                           r**2 / 2)
+    >>> data = Dataset({x: [0.0, 1.0], y: [1.0, 2.0]})
+    >>> field = compile_data_flow(gauss_newton_metric(r, Chart("a", (a,)), data=data), r**2 / 2)
     >>> curvature_product(field, [0.0], [1.0], product="gauss_newton").tolist()   # E[x^2] at a = 0
     [0.5]
     >>> curvature_product(field, [0.0], [1.0]).tolist()   # + E[r x^2 e^{ax}] = 0.5 + (-1) / 2
