@@ -226,6 +226,19 @@ def test_exact_cg_with_gauss_newton_products_is_the_gauss_newton_step(mlp):
     np.testing.assert_allclose(res.xs[-1], th - step, rtol=1e-7, atol=1e-8 * np.abs(step).max())
 
 
+def test_exact_cg_from_a_warm_start_still_lands_on_newton(logistic):
+    # CG started from 0.5 * the previous direction converges to the same solution: three Newton steps
+    _, data, A, y, field = logistic
+    th = np.array([0.5, -1.0, 0.2, 0.1])
+    res = field.descend(th, lr=1.0, steps=3, saveat=range(4),
+                        preconditioner=hessian_free(damping=0.0, max_cg=10, tol=1e-13, product="hessian",
+                                                    warm_start=0.5))
+    for k in range(3):
+        _, g, H = _logistic_numpy(A, y, th)
+        th = th - np.linalg.solve(H, g)
+        np.testing.assert_allclose(res.xs[k + 1], th, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.nojit
 def test_exact_gauss_newton_step_undamped_on_a_small_least_squares_problem():
     a, b, x, y = sp.symbols("a b x y", real=True)
