@@ -11,6 +11,8 @@ from .flows.preconditioners import (
     Preconditioner,
     adam,
     compiled_twin,
+    hessian_free,
+    hessian_free_settings,
     identity,
     lbfgs,
     levenberg_marquardt,
@@ -19,3 +21,4 @@ from .flows.preconditioners import (
 )
 
 __all__ = ["Preconditioner", "natural", "identity", "rmsprop", "adam", "lbfgs", "levenberg_marquardt", "compiled_twin"]
+__all__ += ["hessian_free", "hessian_free_settings"]

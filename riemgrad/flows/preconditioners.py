@@ -280,3 +280,10 @@ def adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Preconditione
 
 # the second-order pairs build on _builtin above (imported last: quasi_newton imports this module)
 from .quasi_newton import lbfgs, levenberg_marquardt  # noqa: E402
+
+# ---------------------------------------------------------------- Hessian-free (issue 11)
+# Truncated Newton-CG on compiled curvature-vector products, for fields over data. The factory and its
+# settings live in riemgrad/flows/hessian_free.py; DataField.descend recognises the pair it returns.
+from .hessian_free import hessian_free, hessian_free_settings  # noqa: E402
+
+__all__ += ["hessian_free", "hessian_free_settings"]
