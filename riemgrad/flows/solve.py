@@ -344,7 +344,8 @@ def descend(
     preconditioner : Preconditioner, optional
         An ``(init, update)`` pair from :mod:`riemgrad.preconditioners`:
         ``natural()`` (default), ``identity()``, ``rmsprop()``, ``adam()``,
-        ``lbfgs()``, ``levenberg_marquardt()``, or your own (run in Python; its
+        ``lbfgs()``, ``levenberg_marquardt()``, ``hessian_free()`` (fields over data:
+        truncated Newton-CG, returns a ``HessianFreeResult``), or your own (run in Python; its
         ``update`` may name ``x``, ``lr``, ``loss``, ``metric`` to receive them, see
         :class:`~riemgrad.preconditioners.Preconditioner`).
     backtracking : bool
