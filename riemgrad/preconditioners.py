@@ -7,6 +7,18 @@ Examples
 True
 """
 
-from .flows.preconditioners import Preconditioner, adam, compiled_twin, identity, natural, rmsprop
+from .flows.preconditioners import (
+    Preconditioner,
+    adam,
+    compiled_twin,
+    hessian_free,
+    hessian_free_settings,
+    identity,
+    lbfgs,
+    levenberg_marquardt,
+    natural,
+    rmsprop,
+)
 
-__all__ = ["Preconditioner", "natural", "identity", "rmsprop", "adam", "compiled_twin"]
+__all__ = ["Preconditioner", "natural", "identity", "rmsprop", "adam", "lbfgs", "levenberg_marquardt", "compiled_twin"]
+__all__ += ["hessian_free", "hessian_free_settings"]

@@ -22,7 +22,7 @@ _RUNS = r"""
 import json, sys
 import numpy as np, sympy as sp
 from riemgrad import Chart, Metric, compile_flow, descend, solve_flow
-from riemgrad.preconditioners import adam
+from riemgrad.preconditioners import adam, lbfgs, levenberg_marquardt
 mu = sp.Symbol("mu", real=True)
 sigma = sp.Symbol("sigma", positive=True)
 g = Metric(Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
@@ -36,6 +36,9 @@ out = {
     "dopri5": solve_flow(field, x0[:4], (0.0, 1.0), stepper="dopri5", rtol=1e-9, atol=1e-12).xs,
     "natural_descent": descend(field, x0, lr=0.1, steps=20).xs,
     "adam_descent": descend(field, x0, lr=0.05, steps=20, preconditioner=adam(), backtracking=True).xs,
+    "lbfgs_descent": descend(field, x0, lr=1.0, steps=20, preconditioner=lbfgs(3), backtracking=True).xs,
+    "lm_descent": descend(field, x0, lr=1.0, steps=20, preconditioner=levenberg_marquardt(0.1)).xs,
+    "diverged": descend(field, x0[:2], lr=2.5, steps=130, preconditioner=adam(b1=0.0, eps=1.0)).status,
 }
 json.dump({k: np.asarray(v).tolist() for k, v in out.items()}, sys.stdout)
 """

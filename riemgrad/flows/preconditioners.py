@@ -6,11 +6,17 @@ functions, in the manner of optax:
 
 - ``init(x) -> state`` for starting points ``x`` of shape ``(batch, dim)``;
 - ``update(grad, state, velocity) -> (direction, state)``, where ``velocity``
-  is the field's natural direction ``-G^{-1} grad``.
+  is the field's natural direction ``-G^{-1} grad``. An ``update`` that also names
+  any of the parameters ``x``, ``lr``, ``loss``, ``metric`` receives them as keywords
+  (see :class:`Preconditioner`): the points, so that quasi-Newton methods can be
+  written (:func:`lbfgs`), and the step size and the field's loss and metric
+  (:func:`levenberg_marquardt`).
 
 A fixed metric is a preconditioner with no state (:func:`natural`,
 :func:`identity`); RMSprop and Adam are time-varying diagonal metrics whose
-state is the running moments. :func:`riemgrad.descend` runs the built-in
+state is the running moments; L-BFGS and Levenberg-Marquardt
+(:mod:`riemgrad.flows.quasi_newton`) are metrics built from the run's steps and
+from the field's metric damped by a gain-ratio schedule. :func:`riemgrad.descend` runs the built-in
 pairs with a compiled twin inside the kernel (a private pairing, recorded when
 the pair is made); a pair you build yourself, ``Preconditioner(init, update,
 name)``, always runs your functions, through the same loop in Python (correct,
@@ -37,7 +43,16 @@ import numpy as np
 
 from ..errors import SolverSettingsError
 
-__all__ = ["Preconditioner", "natural", "identity", "rmsprop", "adam", "compiled_twin"]
+__all__ = [
+    "Preconditioner",
+    "natural",
+    "identity",
+    "rmsprop",
+    "adam",
+    "lbfgs",
+    "levenberg_marquardt",
+    "compiled_twin",
+]
 
 
 class Preconditioner(NamedTuple):
@@ -50,6 +65,17 @@ class Preconditioner(NamedTuple):
     update : callable
         ``update(grad, state, velocity) -> (direction, state)``; arrays of shape
         ``(batch, dim)``; ``velocity`` is ``-G^{-1} grad`` of the field's metric.
+        If its signature names any of these parameters, :func:`riemgrad.descend`
+        passes them as keywords (detected once per run with :func:`inspect.signature`;
+        three-argument functions are called as before):
+
+        - ``x``: the current points, shape ``(batch, dim)`` (the iterates the gradient
+          was evaluated at);
+        - ``lr``: the step size (float);
+        - ``loss``: a function of points ``(k, dim)`` returning the losses ``(k,)``,
+          NaN outside the chart's domain or at non-finite points;
+        - ``metric``: a function of points ``(k, dim)`` in the domain returning the
+          field's metric ``(k, dim, dim)``.
     name : str
         A label for results.
 
@@ -57,7 +83,8 @@ class Preconditioner(NamedTuple):
     -----
     :func:`riemgrad.descend` calls ``init`` and ``update`` of a pair you build
     (in Python, vectorized over the batch). Only the pairs made by
-    :func:`natural`, :func:`identity`, :func:`rmsprop` and :func:`adam` run as
+    :func:`natural`, :func:`identity`, :func:`rmsprop`, :func:`adam`, :func:`lbfgs`
+    and :func:`levenberg_marquardt` run as
     compiled kernels, and only while they hold the functions those factories
     made (see :func:`compiled_twin`).
 
@@ -68,6 +95,12 @@ class Preconditioner(NamedTuple):
     >>> half = Preconditioner(lambda x: None, lambda g, s, v: (-0.5 * g, s), "half")
     >>> half.update(np.ones((1, 2)), None, None)[0].tolist()
     [[-0.5, -0.5]]
+
+    A pair that sees the point: a step towards the origin, whatever the gradient.
+
+    >>> home = Preconditioner(lambda x: None, lambda g, s, v, x: (-x, s), "home")
+    >>> home.update(None, None, None, x=np.array([[2.0, -1.0]]))[0].tolist()
+    [[-2.0, 1.0]]
     """
 
     init: Callable[[np.ndarray], Any]
@@ -93,7 +126,8 @@ def compiled_twin(pre: Preconditioner) -> tuple[str, tuple[float, float, float]]
     """The compiled descent kernel that computes exactly ``pre``, or None when ``pre`` must run in Python.
 
     A pair has a twin only when its ``init`` and ``update`` are the very functions one of
-    :func:`natural`, :func:`identity`, :func:`rmsprop`, :func:`adam` made (so the kernel
+    :func:`natural`, :func:`identity`, :func:`rmsprop`, :func:`adam`, :func:`lbfgs`,
+    :func:`levenberg_marquardt` made (so the kernel
     computes what they compute); a pair you build, even with a built-in's name, has none.
 
     Parameters
@@ -242,3 +276,14 @@ def adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Preconditione
         return d, (m, v, k)
 
     return _builtin(init, update, "adam", "adam", (float(b1), float(b2), float(eps)))
+
+
+# the second-order pairs build on _builtin above (imported last: quasi_newton imports this module)
+from .quasi_newton import lbfgs, levenberg_marquardt  # noqa: E402
+
+# ---------------------------------------------------------------- Hessian-free (issue 11)
+# Truncated Newton-CG on compiled curvature-vector products, for fields over data. The factory and its
+# settings live in riemgrad/flows/hessian_free.py; DataField.descend recognises the pair it returns.
+from .hessian_free import hessian_free, hessian_free_settings  # noqa: E402
+
+__all__ += ["hessian_free", "hessian_free_settings"]

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
+from ..errors import ArgumentTypeError, SolverSettingsError
 from ..kernels import AdaptiveRun, CompiledField, DataField, DescentRun, FixedStepRun, FlowField
 from ..kernels.abi import EVALUATORS
+from ._descent_loop import _descend_python, _mark_diverged
 from ._lazy import is_dask_array
 from .preconditioners import Preconditioner, compiled_twin, natural
 from .results import DescentResult, FlowResult, Status
@@ -342,8 +343,11 @@ def descend(
         Step indices to record (0 is ``x0``); default the start and the end.
     preconditioner : Preconditioner, optional
         An ``(init, update)`` pair from :mod:`riemgrad.preconditioners`:
-        ``natural()`` (default), ``identity()``, ``rmsprop()``, ``adam()``, or
-        your own (run in Python).
+        ``natural()`` (default), ``identity()``, ``rmsprop()``, ``adam()``,
+        ``lbfgs()``, ``levenberg_marquardt()``, ``hessian_free()`` (fields over data:
+        truncated Newton-CG, returns a ``HessianFreeResult``), or your own (run in Python; its
+        ``update`` may name ``x``, ``lr``, ``loss``, ``metric`` to receive them, see
+        :class:`~riemgrad.preconditioners.Preconditioner`).
     backtracking : bool
         Armijo backtracking: halve the step until
         ``L(x + eta d) <= L(x) + 1e-4 eta grad.d`` and the point stays in the
@@ -359,13 +363,18 @@ def descend(
     Returns
     -------
     DescentResult
+        A trajectory whose loss rises above ``L0 + 1e4 (|L0| + 1)`` or whose largest
+        coordinate exceeds ``1e10 (1 + max|x0|)`` ends :attr:`Status.DIVERGED`, tested
+        every 128 steps and after the last (natural descent without backtracking: after
+        the last step only); the iterate where it was judged is kept.
 
     Raises
     ------
     ShapeError
         If ``x0`` has the wrong shape.
     SolverSettingsError
-        If ``lr``, ``steps`` or ``saveat`` is invalid.
+        If ``lr``, ``steps`` or ``saveat`` is invalid, or ``backtracking`` is combined with
+        ``levenberg_marquardt(schedule="nielsen")``.
     KeyboardInterrupt
         On Ctrl-C: the compiled kernels stop within 128 steps; ``x0`` is never modified.
 
@@ -421,11 +430,20 @@ def descend(
     klast = np.zeros(B)
     twin = compiled_twin(pre)
     compiled = None if twin is None else twin[0]
+    if compiled == "lm" and backtracking and twin[1][2] > 0.5:
+        raise SolverSettingsError(
+            "`backtracking` must be False with levenberg_marquardt(schedule='nielsen'): its damping schedule "
+            "accepts or refuses each step by the gain ratio. Pass backtracking=False (and lr=1), or "
+            "levenberg_marquardt(schedule=None) for a fixed damping with backtracking."
+        )
     if compiled == "natural" and not backtracking:
         # natural descent is the Euler scheme of the flow with dt = lr: reuse its kernels
+        X0 = X.copy() if steps > 0 else X
         run = FixedStepRun("euler", 0.0, float(lr), int(steps), idx, p)
         XS = field.run_fixed(run, X, status, klast, threads=_threads(B, parallel), progress=progress)
         klast = np.rint(klast / float(lr))
+        if steps > 0:  # the Euler kernel is the flows': the divergence test runs here, after the last step
+            _mark_diverged(field, X0, X, status, p)
     elif compiled is None:
         XS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
     else:
@@ -437,79 +455,3 @@ def descend(
         preconditioner=pre.name,
         **_records(field, X, XS, status, params, batch),
     )
-
-
-def _descend_python(
-    field: FlowField,
-    X: np.ndarray,
-    lr: float,
-    steps: int,
-    idx: np.ndarray,
-    p: Any,
-    pre: Preconditioner,
-    backtracking: bool,
-    status: np.ndarray,
-    klast: np.ndarray,
-) -> np.ndarray:
-    """The same loop as the compiled kernel, for user-defined (init, update) pairs."""
-    x = X.T.copy()  # (B, dim)
-    status[:] = np.where(field.chart.in_domain(x), 0, Status.LEFT_DOMAIN)
-    state = pre.init(x)
-    si = 0
-    XS = np.empty((idx.size, x.shape[0], x.shape[1]))
-
-    def save(si: int) -> int:
-        while si < idx.size and idx[si] == k:
-            XS[si] = np.where(status[:, None] == 0, x, np.nan)
-            si += 1
-        return si
-
-    k = 0
-    si = save(si)
-    for k in range(1, steps + 1):
-        g = field.gradient(x, p)
-        v = field.velocity(x, p)
-        out = pre.update(g, state, v)
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise ArgumentTypeError(
-                f"`preconditioner` {pre.name!r}: update(grad, state, velocity) must return a pair "
-                f"(direction, state); got {type(out).__name__}."
-            )
-        d, state = out
-        try:
-            d = np.asarray(d, dtype=float)
-        except (TypeError, ValueError):
-            d = np.asarray(np.nan)
-        if d.shape != x.shape:
-            raise ShapeError(
-                f"`preconditioner` {pre.name!r}: update(grad, state, velocity) must return a direction of the "
-                f"shape of `grad`, {x.shape} (batch, dim); got shape {d.shape}. Fix its update function."
-            )
-        eta = np.full(x.shape[0], lr)
-        if backtracking:
-            l0 = field.loss(x, p)
-            slope = np.sum(g * d, axis=1)
-            todo = slope < 0
-            eta[~todo] = 0.0
-            for _ in range(60):
-                if not todo.any():
-                    break
-                trial = x + eta[:, None] * d
-                ok = field.chart.in_domain(trial)
-                lt = np.where(ok, field.loss(np.where(ok[:, None], trial, x), p), np.inf)
-                good = todo & (lt <= l0 + 1e-4 * eta * slope)
-                todo &= ~good
-                eta[todo] *= 0.5
-            eta[todo] = 0.0
-        new = x + eta[:, None] * d
-        alive = status == 0
-        fin = np.all(np.isfinite(new), axis=1)
-        dom = field.chart.in_domain(np.where(fin[:, None], new, 1.0))
-        bad = alive & ~(fin & dom)
-        status[bad] = np.where(fin[bad], Status.LEFT_DOMAIN, Status.NONFINITE)
-        move = alive & ~bad
-        x[move] = new[move]
-        klast[move] = k
-        si = save(si)
-    X[:, :] = x.T
-    return XS

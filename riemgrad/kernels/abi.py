@@ -90,6 +90,8 @@ __all__ = [
     "StatusCode",
     "STATUS_CODES",
     "CODE",
+    "DIVERGENCE_LOSS_FACTOR",
+    "DIVERGENCE_NORM_FACTOR",
     "kernel_name",
     "FixedStepRun",
     "DescentRun",
@@ -210,7 +212,22 @@ STATUS_CODES = (
         "The adaptive step size fell below its minimum (the field is too stiff or ill-defined here). "
         "Loosen `rtol`/`atol` or use a fixed-step stepper.",
     ),
+    StatusCode(
+        "DIVERGED",
+        6,
+        "The descent diverged: its loss rose above L0 + 1e4 (|L0| + 1) (L0 the starting loss) or an iterate's "
+        "largest coordinate exceeded 1e10 (1 + max|x0|). Use a smaller `lr`, backtracking=True, or a "
+        "preconditioner that adapts its steps (levenberg_marquardt, lbfgs with backtracking).",
+    ),
 )
+
+#: A descent trajectory is DIVERGED when its loss ``L`` at a checked iterate satisfies
+#: ``L - L0 > DIVERGENCE_LOSS_FACTOR * (|L0| + 1)`` (``L0`` its starting loss) ...
+DIVERGENCE_LOSS_FACTOR = 1e4
+#: ... or when the iterate's largest coordinate exceeds ``DIVERGENCE_NORM_FACTOR * (1 + max|x0|)``. Checked
+#: every ``BLOCK`` (128) steps and after the last step by the compiled descent kernels and the Python loop,
+#: after the last step only by natural descent without backtracking (which runs on the flows' Euler kernel).
+DIVERGENCE_NORM_FACTOR = 1e10
 
 #: Status name -> integer code, for the code generator's templates.
 CODE = {s.name: s.code for s in STATUS_CODES}
@@ -300,7 +317,8 @@ class DescentRun(NamedTuple):
     Attributes
     ----------
     kind : str
-        The compiled preconditioner: ``"natural"``, ``"identity"``, ``"rmsprop"`` or ``"adam"``.
+        The compiled preconditioner: ``"natural"``, ``"identity"``, ``"rmsprop"``, ``"adam"``,
+        ``"lbfgs"`` or ``"lm"`` (Levenberg-Marquardt).
     lr : float
         The step size (the first trial step with backtracking).
     backtracking : bool
@@ -312,7 +330,9 @@ class DescentRun(NamedTuple):
     params : numpy.ndarray of float
         The field's parameter values.
     hyper : tuple of float
-        Three hyperparameters ``(a, b, eps)`` of the preconditioner (decays and epsilon).
+        Three hyperparameters ``(a, b, eps)`` of the preconditioner: the decays and epsilon of
+        RMSprop and Adam; ``(history, curvature_eps, 0)`` of L-BFGS; ``(damping, diagonal, schedule)``
+        of Levenberg-Marquardt (``diagonal`` and ``schedule`` are 0.0 or 1.0).
     control : numpy.ndarray of int64, shape (n_calls, CONTROL_WIDTH), optional
         The run's control array (:func:`control_array`); row ``i`` is the last argument of the
         ``i``-th concurrent kernel call (rows are reused in turn if there are fewer rows than

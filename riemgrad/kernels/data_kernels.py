@@ -282,6 +282,8 @@ class DataField(Frozen):
             The field's metric (Newton, Gauss-Newton, natural gradient, empirical
             Fisher, ... whichever it was built with) or plain gradient descent;
             ``riemgrad.preconditioners.natural()`` and ``identity()`` name the same two.
+            ``riemgrad.preconditioners.hessian_free(...)`` runs truncated Newton-CG on
+            compiled curvature-vector products and returns a ``HessianFreeResult``.
         damping : float, optional
             Levenberg-Marquardt style lam >= 0 added to the metric (default: the
             field's ``damping``, set by :func:`compile_data_flow`).
@@ -309,6 +311,14 @@ class DataField(Frozen):
         threads = _parallel(threads, parallel)
         if int(steps) != steps or steps < 0:
             raise SolverSettingsError(f"`steps` must be a non-negative integer; got {steps!r}.")
+        from ..flows.hessian_free import hessian_free_settings
+
+        hf = hessian_free_settings(preconditioner)
+        if hf is not None:  # truncated Newton on compiled curvature-vector products: kernels/hvp.py
+            from .hvp import hf_descend
+
+            return hf_descend(self, x0, lr=lr, steps=steps, saveat=saveat, settings=hf, damping=damping, data=data,
+                              threads=threads)
         X, shape = self._points(x0, "x0")
         Z = self._Z(data)
         idx = self._saves(saveat, int(steps), "saveat")

@@ -150,7 +150,8 @@ class FlowField(CompiledField):
         steppers : sequence of str
             Any stepper name of the table (``"euler"``, ``"heun"``, ``"rk4"``,
             ``"ssprk3"``, ``"dopri5"``; natural descent runs on ``"euler"``) and
-            ``"identity"``, ``"rmsprop"``, ``"adam"`` (the other descent preconditioners).
+            ``"identity"``, ``"rmsprop"``, ``"adam"``, ``"lbfgs"``, ``"lm"`` (the other descent
+            preconditioners).
         batch : int, optional
             The batch size that will run: only its layout is compiled. Default:
             both layouts.

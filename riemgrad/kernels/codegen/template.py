@@ -20,7 +20,16 @@ and each descent preconditioner is its own function, so only what is used is
 compiled. Names, arguments and status codes: :mod:`riemgrad.kernels.abi`.
 """
 
-from ..abi import CODE, CONTROL_DONE, CONTROL_STOP, EVALUATORS, kernel_name
+from ..abi import (
+    CODE,
+    CONTROL_DONE,
+    CONTROL_STOP,
+    DIVERGENCE_LOSS_FACTOR,
+    DIVERGENCE_NORM_FACTOR,
+    EVALUATORS,
+    kernel_name,
+)
+from .second_order import LBFGS_DIRECTION, LBFGS_STATE, LM_ACCEPT, LM_DIRECTION, LM_STATE
 
 __all__ = ["template", "rhs_template", "ranged", "save_block", "DESCENT_KINDS", "DECORATOR", "INLINE", "BLOCK"]
 
@@ -285,6 +294,8 @@ _DIRECTIONS = {
                 s2[k, j] = b * s2[k, j] + (1.0 - b) * g[k, j] * g[k, j]
                 d[k, j] = -(s1[k, j] / (1.0 - pa)) / (math.sqrt(s2[k, j] / (1.0 - pb)) + eps)
 """,
+    "lbfgs": LBFGS_DIRECTION,
+    "lm": LM_DIRECTION,
 }
 
 #: Descent preconditioners with a compiled chunk kernel, indexed by ``Preconditioner.kind``.
@@ -317,21 +328,64 @@ _BACKTRACK = """\
 """ + _axpy("lr", "d", "            ")
 
 
+# The starting loss and size of each trajectory, for the divergence test (_diverged).
+_START_SIZE = """\
+    lstart = np.zeros(m)
+    rstart = np.zeros(m)
+    for j in range(m):
+        if status[j] == 0:
+            lstart[j] = _loss(x, j, p)
+            for k in range(DIM):
+                rstart[j] = max(rstart[j], abs(x[k, j]))
+"""
+
+# every BLOCK steps and after the last: a live trajectory far above its starting loss or size is DIVERGED
+# (kept as it is at this step; abi.DIVERGENCE_LOSS_FACTOR, abi.DIVERGENCE_NORM_FACTOR)
+_DIVERGED_CHECK = f"""\
+        if (n + 1) % {BLOCK} == 0 or n + 1 == nsteps:
+            for j in range(m):
+                if status[j] == 0 and _diverged(x, j, p, lstart[j], rstart[j]):
+                    status[j] = {CODE["DIVERGED"]}
+"""
+
+_DIVERGED = f"""
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def _diverged(x, j, p, l0, r0):
+    r = 0.0
+    for k in range(DIM):
+        r = max(r, abs(x[k, j]))
+    if r > {DIVERGENCE_NORM_FACTOR!r} * (1.0 + r0):
+        return True
+    return _loss(x, j, p) - l0 > {DIVERGENCE_LOSS_FACTOR!r} * (abs(l0) + 1.0)
+"""
+
+
 def _descent(name: str) -> str:
     state = "    g = np.zeros((DIM, m))\n    d = np.zeros((DIM, m))\n"
     if name in ("rmsprop", "adam"):
         state += "    s1 = np.zeros((DIM, m))\n"
     if name == "adam":
         state += "    s2 = np.zeros((DIM, m))\n"
+    state += "    a, b, eps = hyper[0], hyper[1], hyper[2]\n    pa = 1.0\n    pb = 1.0\n"
+    if name == "lbfgs":
+        state += LBFGS_STATE
+    if name == "lm":
+        state += LM_STATE
+    step = _BACKTRACK.replace("{cross_bt}", _CROSS_BT if name == "natural" else "") + _ACCEPT.format(
+        tnew="n + 1.0", cross=_CROSS if name == "natural" else ""
+    )
+    if name == "lm":  # the damping schedule decides acceptance itself (no backtracking with it: flows.quasi_newton)
+        step = "        if sched:\n" + _indent(LM_ACCEPT) + "        else:\n" + _indent(step)
     body = (
         _START
+        + _START_SIZE
         + state
-        + "    a, b, eps = hyper[0], hyper[1], hyper[2]\n    pa = 1.0\n    pb = 1.0\n"
         + "    for n in range(nsteps):\n"
         + _DIRECTIONS[name]
-        + _BACKTRACK.replace("{cross_bt}", _CROSS_BT if name == "natural" else "")
-        + _ACCEPT.format(tnew="n + 1.0", cross=_CROSS if name == "natural" else "")
+        + step
         + save_block("n + 1", "        ")
+        + _DIVERGED_CHECK
     )
     # every BLOCK steps: count them, and stop when asked (the steps are whole chunk sweeps: no cost)
     body += f"""\
@@ -341,6 +395,10 @@ def _descent(name: str) -> str:
                 break
 """
     return ranged(kernel_name("descent_range", name), "lr, backtrack", body)
+
+
+def _indent(src: str) -> str:
+    return "".join(("    " + line if line.strip() else line) for line in src.splitlines(keepends=True))
 
 
 def rhs_template() -> str:
@@ -357,6 +415,6 @@ def {energy}(X, p, out):
 
 def template() -> str:
     """The field-independent source appended to every generated module."""
-    parts = [_HELPERS.format(**CODE, **EVALUATORS)]
+    parts = [_HELPERS.format(**CODE, **EVALUATORS), _DIVERGED]
     parts += [_descent(name) for name in _DIRECTIONS]
     return "".join(parts)
