@@ -350,7 +350,7 @@ _DIVERGED_CHECK = f"""\
 
 _DIVERGED = f"""
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", nogil=True)
 def _diverged(x, j, p, l0, r0):
     r = 0.0
     for k in range(DIM):
