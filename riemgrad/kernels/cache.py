@@ -241,9 +241,11 @@ def _generator_fingerprint() -> str:
 
 
 def derivation_key(*parts: str) -> str:
-    """Hash of the inputs of a derivation and of the code that derives."""
+    """Hash of the inputs of a derivation, of the code that derives and of the fast-math flags it prints."""
+    from .abi import fastmath_flags
+
     h = hashlib.sha256(_generator_fingerprint().encode())
-    for part in parts:
+    for part in (*parts, f"fastmath={fastmath_flags()}"):
         h.update(b"\0" + part.encode())
     return h.hexdigest()[:32]
 
