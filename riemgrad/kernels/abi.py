@@ -196,6 +196,14 @@ STATUS_CODES = (
         "The adaptive step size fell below its minimum (the field is too stiff or ill-defined here). "
         "Loosen `rtol`/`atol` or use a fixed-step stepper.",
     ),
+    # 7, not 6: code 6 is left to DIVERGED (descent), added on another branch
+    StatusCode(
+        "MINIMALITY_UNKNOWN",
+        7,
+        "riemgrad could not establish that the distance is the length of a minimizing geodesic (no geodesic "
+        "was found, or the one found may not be the shortest); `upper_bounds` holds the shortest length "
+        "known. Pass `injectivity_radius=` or `periods=` if you know them, or split the pair at a midpoint.",
+    ),
 )
 
 #: Status name -> integer code, for the code generator's templates.

@@ -1,0 +1,611 @@
+"""The logarithm map and the Riemannian distance, certified per pair.
+
+:func:`log_map` and :func:`distance` shoot geodesics (damped Newton on
+``v -> exp_x(v) - y``, see :mod:`riemgrad.flows.geodesics`) from several
+starts, keep the shortest geodesic that reaches the target, and certify that it
+is minimizing (:func:`_certificate`); every pair gets a status, and a batch is
+never sunk by one pair. The work per pair is bounded: see :func:`distance`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..errors import BudgetExceededError, ConvergenceError, DomainError, MinimalityWarning, SolverSettingsError
+from ..kernels import GeodesicField, geodesic_field
+from ..symbolic import Chart, Metric
+from ._display import _chart_text, fmt_range, html_table
+from .geodesics import _CONJUGATE, _newton, _pair, geodesic
+from .results import Status, _StatusSummary
+
+__all__ = ["DistanceResult", "log_map", "distance"]
+
+#: Continuation stages tried, in order, for a pair whose direct shot fails (targets along the chart segment).
+STAGES = (4, 16)
+#: Panels of the first quadrature level of the chart segment; the continuation targets lie on their ends.
+_PANELS = 16
+#: Largest number of quadrature panels per segment (the refinement stops there).
+MAX_PANELS = 4096
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
+_OK = "ok"
+
+
+@dataclass(frozen=True)
+class DistanceResult(_StatusSummary):
+    """Distances and logarithm maps of a batch of pairs, with a status per pair.
+
+    Attributes
+    ----------
+    distances : numpy.ndarray of float, batch shape
+        The length of the shortest geodesic found from ``x`` to ``y`` (NaN when none
+        was found). It is the distance where ``status`` is ``SUCCESS``.
+    velocities : numpy.ndarray of float, batch shape + (dim,)
+        Its initial velocity at ``x`` (chart components): the logarithm map where
+        ``status`` is ``SUCCESS``; NaN when no geodesic was found.
+    upper_bounds : numpy.ndarray of float, batch shape
+        The shortest length known of a curve from ``x`` to ``y``: the smaller of
+        ``distances`` and the length of the chart's straight segment (by
+        quadrature of ``sqrt(g(y - x, y - x))`` along it). Always ``>=`` the distance.
+    status : numpy.ndarray of int, batch shape
+        ``Status.SUCCESS`` where the geodesic is certified minimizing,
+        ``Status.MINIMALITY_UNKNOWN`` otherwise.
+    reasons : numpy.ndarray of str, batch shape
+        Per pair, the certificate (why the geodesic is minimizing) or why there is none.
+    chart : Chart
+        The chart of the points and velocities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from riemgrad import distance, spaces
+    >>> res = distance(spaces.sphere(), [[1.0, 0.0], [1.0, 0.0]], [[2.0, 4.0], [1.5, 0.5]], full_output=True)
+    >>> res.summary(), np.round(res.distances, 6).tolist()
+    ({'SUCCESS': 2}, [2.288751, 0.630694])
+    """
+
+    distances: np.ndarray
+    velocities: np.ndarray
+    upper_bounds: np.ndarray
+    status: np.ndarray
+    reasons: np.ndarray
+    chart: Chart
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("chart", _chart_text(self.chart)),
+            ("pairs", str(np.asarray(self.status).size)),
+            ("status", ", ".join(f"{n} {k.lower().replace('_', ' ')}" for k, n in self.summary().items())),
+            ("distances", fmt_range(self.distances)),
+            ("upper bounds", fmt_range(self.upper_bounds)),
+        ]
+        rows += [("reason", r) for r in dict.fromkeys(np.asarray(self.reasons).reshape(-1).tolist())]
+        return html_table("DistanceResult", rows, ok=bool(np.all(np.asarray(self.status) == Status.SUCCESS)))
+
+    def __repr__(self) -> str:
+        return f"DistanceResult(pairs={np.asarray(self.status).size}, status={self.summary()}, chart={self.chart.name!r})"
+
+
+# ----------------------------------------------------------------------------------------- certificates
+
+_CERTS: dict[Metric, tuple[float | None, str]] = {}
+
+
+def _factor_bases(expr: sp.Expr) -> list[sp.Expr]:
+    out = []
+    for f in sp.Mul.make_args(sp.factor(expr)):
+        base = f.base if isinstance(f, sp.Pow) and f.exp.is_number else f
+        if base.free_symbols:
+            out.append(base)
+    return out
+
+
+def _symbolic_radius(metric: Metric) -> tuple[float | None, str]:
+    """A radius below which every geodesic of the chart's region is minimizing, from the metric alone.
+
+    One dimension: any geodesic is the monotone path (inf). A constant matrix: flat, geodesics are straight
+    lines (inf). Two dimensions with constant Gaussian curvature K, on a region where the metric is
+    non-degenerate and simply connected (every factor of det g whose sign SymPy cannot fix involves one
+    coordinate only, so the region is a product of intervals): the developing map into the plane, sphere or
+    hyperbolic plane of curvature K preserves lengths, so a geodesic shorter than pi / sqrt(K) (any, for
+    K <= 0) is the shortest curve between its ends. Otherwise None.
+    """
+    from ..symbolic.budget import get_budget, time_budget
+
+    coords = set(metric.chart.coords)
+    if metric.dim == 1:
+        return math.inf, "one dimension: a geodesic is the monotone path between its ends"
+    if not (sp.Matrix(metric.matrix).free_symbols & coords):
+        return math.inf, "constant metric: flat, geodesics are straight lines"
+    if metric.dim != 2:
+        return None, "no certificate for a non-constant metric in dimension > 2 outside the catalogue"
+    try:
+        with time_budget(get_budget("metric_checks"), "the curvature certificate of distance"):
+            K = sp.cancel(sp.together(metric.gaussian_curvature()))
+            if K.free_symbols or not K.is_real:
+                return None, f"the Gaussian curvature {K} is not constant"
+            for base in _factor_bases(sp.Matrix(metric.matrix).det()):
+                if len(base.free_symbols & coords) > 1 and not (base.is_positive or base.is_negative):
+                    return None, (
+                        f"the metric may degenerate on {base} = 0, which may enclose a hole in the chart's "
+                        "domain"
+                    )
+    except BudgetExceededError:
+        return None, "the curvature certificate ran past its budget (`metric_checks`)"
+    if K > 0:
+        return float(sp.pi / sp.sqrt(K)), f"constant curvature {K}: geodesics shorter than pi/sqrt(K) minimize"
+    return math.inf, f"constant curvature {K} <= 0 on a simply connected region: every geodesic minimizes"
+
+
+def _certificate(
+    metric: Metric, injectivity_radius: float | None, periods: tuple[float | None, ...] | None
+) -> tuple[float | None, tuple[float | None, ...], str]:
+    """The radius below which a geodesic is certified minimizing, the coordinates' periods, and why."""
+    from ..spaces import known_geometry
+
+    known = known_geometry(metric)
+    if periods is None:
+        periods = known.periods if known is not None else (None,) * metric.dim
+    if injectivity_radius is not None:
+        return injectivity_radius, periods, f"the given injectivity radius {injectivity_radius:g}"
+    if known is not None and known.injectivity_radius is not None:
+        return known.injectivity_radius, periods, f"the catalogue: {known.reference}"
+    if any(p is not None for p in periods):
+        return None, periods, "periodic coordinates and no injectivity radius known (pass `injectivity_radius=`)"
+    if metric not in _CERTS:
+        _CERTS[metric] = _symbolic_radius(metric)
+    R, why = _CERTS[metric]
+    return R, periods, why
+
+
+# ----------------------------------------------------------------------------------------- chart segment
+
+
+def _panel_lengths(field: GeodesicField, A: np.ndarray, D: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Gauss-Legendre (8 points) integrals of sqrt(g(D, D)) over [lo, hi] of the segments A + s D: (rows, panels)."""
+    s = lo[:, None] + (hi - lo)[:, None] * (_GL_X + 1) / 2  # (p, 8)
+    pts = A[:, None, None, :] + s[None, :, :, None] * D[:, None, None, :]
+    vel = np.broadcast_to(D[:, None, None, :], pts.shape)
+    states = np.concatenate([pts, vel], axis=-1).reshape(-1, 2 * A.shape[1])
+    with np.errstate(invalid="ignore"):
+        e = field.energy(states).reshape(pts.shape[:3])
+        speed = np.where(np.isfinite(e), np.sqrt(np.maximum(e, 0.0)), np.inf)
+    return speed @ _GL_W * (hi - lo)[None, :] / 2
+
+
+def _segment_lengths(field: GeodesicField, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Cumulative lengths of the chart segments from A to B at s = k / 16: shape (rows, 17).
+
+    Adaptive composite Gauss-Legendre: a panel is split until halving it changes no row's integral by more
+    than 1e-11 relative (at most MAX_PANELS panels per segment). Inf where the metric is not finite.
+    """
+    D = B - A
+    edges = np.linspace(0.0, 1.0, _PANELS + 1)
+    owner = np.arange(_PANELS)  # the first-level panel each current panel belongs to
+    lo, hi = edges[:-1], edges[1:]
+    whole = _panel_lengths(field, A, D, lo, hi)
+    out = np.zeros((A.shape[0], _PANELS))
+    while lo.size:
+        mid = (lo + hi) / 2
+        halves = _panel_lengths(field, A, D, np.concatenate([lo, mid]), np.concatenate([mid, hi]))
+        fine = halves[:, : lo.size] + halves[:, lo.size :]
+        with np.errstate(invalid="ignore"):
+            err = np.abs(fine - whole)
+            good = ~np.isfinite(fine) | (err <= 1e-11 * np.abs(fine) + 1e-300)
+        done = good.all(axis=0) | (2 * lo.size > MAX_PANELS)
+        np.add.at(out.T, owner[done], fine[:, done].T)
+        keep = ~done
+        owner = np.concatenate([owner[keep], owner[keep]])
+        whole = np.concatenate([halves[:, : lo.size][:, keep], halves[:, lo.size :][:, keep]], axis=1)
+        lo, hi = np.concatenate([lo[keep], mid[keep]]), np.concatenate([mid[keep], hi[keep]])
+    return np.concatenate([np.zeros((A.shape[0], 1)), np.cumsum(out, axis=1)], axis=1)
+
+
+def _scaled(field: GeodesicField, A: np.ndarray, D: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """The chart direction D at A scaled to metric length ``length`` (D itself where that is not finite)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = np.sqrt(field.energy(np.concatenate([A, D], axis=1)))
+        f = length / norm
+    f = np.where(np.isfinite(f) & (f > 0), f, 1.0)
+    return D * f[:, None]
+
+
+# ----------------------------------------------------------------------------------------- shooting
+
+
+def _shoot_rows(
+    metric: Metric, field: GeodesicField, A: np.ndarray, T: np.ndarray, cum: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newton from the scaled chart difference, then continuation along the chart segment for the failures.
+
+    ``cum`` holds the segment's cumulative lengths at s = k/16. Continuation with n stages shoots at
+    A + (k/n)(T - A), each stage's answer scaled by the ratio of segment lengths as the next guess.
+    Returns the velocities and, per row, "ok", the conjugate-point message, or why it failed.
+    """
+    V, reason = _newton(metric, A, T, _scaled(field, A, T - A, cum[:, -1]), tol, max_iter)
+    for stages in STAGES:
+        retry = np.flatnonzero((reason != _OK) & (reason != _CONJUGATE))
+        if retry.size == 0:
+            break
+        Ar, Tr, cr = A[retry], T[retry], cum[retry]
+        Vr = np.zeros_like(Ar)
+        alive = np.ones(retry.size, bool)
+        for k in range(1, stages + 1):
+            live = np.flatnonzero(alive)
+            target = Ar[live] + (k / stages) * (Tr[live] - Ar[live])
+            s_k = cr[live, k * _PANELS // stages]
+            if k == 1:
+                guess = _scaled(field, Ar[live], target - Ar[live], s_k)
+            else:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ratio = s_k / cr[live, (k - 1) * _PANELS // stages]
+                ratio = np.where(np.isfinite(ratio) & (ratio > 0), ratio, k / (k - 1))
+                guess = Vr[live] * ratio[:, None]
+            Vk, rk = _newton(metric, Ar[live], target, guess, tol, max_iter)
+            Vr[live] = Vk
+            alive[live[(rk != _OK) & ((rk != _CONJUGATE) | (k < stages))]] = False
+            if k == stages:
+                reason[retry[live]] = rk
+        V[retry[alive]] = Vr[alive]
+    return V, reason
+
+
+def _lifts(B: np.ndarray, A: np.ndarray, periods: Sequence[float | None]) -> list[np.ndarray]:
+    """Targets equivalent to B under the periods, nearest first: per periodic coordinate, the lift nearest A
+    (``|y_i - x_i| <= p / 2``) and the nearest on the other side."""
+    choices = []
+    for i, p in enumerate(periods):
+        if p is None:
+            choices.append([B[:, i]])
+            continue
+        near = B[:, i] + p * np.round((A[:, i] - B[:, i]) / p)
+        other = near + p * np.where(near > A[:, i], -1.0, 1.0)
+        choices.append([near, other])
+    return [np.stack(c, axis=1) for c in itertools.product(*choices)]
+
+
+def _lengths(field: GeodesicField, A: np.ndarray, V: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.maximum(field.energy(np.concatenate([A, V], axis=1)), 0.0))
+
+
+def _attempt(
+    metric: Metric, field: GeodesicField, A: np.ndarray, T: np.ndarray, cum: np.ndarray, backward: bool,
+    tol: float, max_iter: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """One start for every row: velocities, lengths (inf where the target was not reached) and reasons.
+
+    Backward: shoot from T to A, turn the geodesic around (minus its velocity at time 1) and polish that
+    velocity with Newton from A."""
+    L = np.full(A.shape[0], np.inf)
+    if not backward:
+        V, reason = _shoot_rows(metric, field, A, T, cum, tol, max_iter)
+    else:
+        V, reason = np.full_like(A, np.nan), np.full(A.shape[0], "", dtype=object)
+        Vb, rb = _shoot_rows(metric, field, T, A, cum[:, -1:] - cum[:, ::-1], tol, max_iter)
+        reason[:] = ["from y: " + str(r) for r in rb]
+        ok = np.flatnonzero((rb == _OK) | (rb == _CONJUGATE))
+        if ok.size:
+            ends = geodesic(metric, T[ok], Vb[ok], (0.0, 1.0))
+            turned = -ends.vs[-1]
+            rows = ok[np.isfinite(turned).all(axis=1)]
+            Vp, rp = _newton(metric, A[rows], T[rows], turned[np.isfinite(turned).all(axis=1)], tol, max_iter)
+            V[rows], reason[rows] = Vp, rp
+    hit = np.flatnonzero((reason == _OK) | (reason == _CONJUGATE))
+    if hit.size:
+        L[hit] = _lengths(field, A[hit], V[hit])
+    return V, L, reason
+
+
+def _solve(
+    metric: Metric, A: np.ndarray, B: np.ndarray, tol: float, max_iter: int,
+    injectivity_radius: float | None, periods: tuple[float | None, ...] | None,
+) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Distances, velocities, upper bounds, statuses and reasons of the pairs (rows of A, B).
+
+    Starts, in order, for the pairs not yet certified: the nearest lift of y from x, then from y, then
+    each other lift from x and from y. The shortest geodesic reaching y is kept."""
+    m, n = A.shape
+    R, periods, why = _certificate(metric, injectivity_radius, periods)
+    field = geodesic_field(metric)
+    targets = _lifts(B, A, periods)
+    cums = [_segment_lengths(field, A, T) for T in targets]
+    seg = np.min([c[:, -1] for c in cums], axis=0)
+    dist, vel = np.full(m, np.inf), np.full((m, n), np.nan)
+    rsn = np.full(m, "", dtype=object)
+    failures: list[set[str]] = [set() for _ in range(m)]
+    certified = np.zeros(m, bool)
+    for j, T in enumerate(targets):
+        for backward in (False, True):
+            todo = np.flatnonzero(~certified)
+            if todo.size == 0:
+                break
+            V, L, reason = _attempt(metric, field, A[todo], T[todo], cums[j][todo], backward, tol, max_iter)
+            for i, r in zip(todo, reason):
+                if r not in (_OK, _CONJUGATE):
+                    failures[i].add(str(r))
+            better = L < dist[todo] * (1 - 1e-9)
+            sel = todo[better]
+            dist[sel], vel[sel], rsn[sel] = L[better], V[better], reason[better]
+            if R is not None:
+                certified = (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12)
+    found = np.isfinite(dist)
+    upper = np.fmin(dist, seg)
+    status = np.where(certified, int(Status.SUCCESS), int(Status.MINIMALITY_UNKNOWN))
+    reasons = np.empty(m, dtype=object)
+    for i in range(m):
+        if certified[i]:
+            reasons[i] = f"minimizing: length below {R:g}, by {why}"
+        elif not found[i]:
+            reasons[i] = "no geodesic found: " + ("; ".join(sorted(failures[i])) or "no convergence")
+        elif rsn[i] == _CONJUGATE:
+            reasons[i] = f"the geodesic found (length {dist[i]:.12g}) ends at a conjugate point: {_CONJUGATE}"
+        elif dist[i] > seg[i] * (1 + 1e-8) + 1e-12:
+            reasons[i] = f"the geodesic found (length {dist[i]:.12g}) is longer than the chart's straight segment"
+        elif R is None:
+            reasons[i] = f"a geodesic of length {dist[i]:.12g} was found but its minimality is unknown: {why}"
+        else:
+            reasons[i] = f"the geodesic found (length {dist[i]:.12g}) is not shorter than the radius {R:g} of {why}"
+    vel = np.where(found[:, None], vel, np.nan)
+    dist = np.where(found, dist, np.nan)
+    return dist, vel, upper, status, reasons
+
+
+# ----------------------------------------------------------------------------------------- public functions
+
+
+def _settings(metric: Metric, tol: Any, max_iter: Any, injectivity_radius: Any, periods: Any) -> tuple:
+    if isinstance(tol, bool) or not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+        raise SolverSettingsError(f"`tol` must be a positive finite number; got {tol!r}. Pass e.g. tol=1e-9.")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise SolverSettingsError(f"`max_iter` must be a positive integer; got {max_iter!r}. Pass e.g. max_iter=50.")
+    if injectivity_radius is not None:
+        ok = isinstance(injectivity_radius, (int, float, np.floating)) and not isinstance(injectivity_radius, bool)
+        if not ok or not injectivity_radius > 0:
+            raise SolverSettingsError(
+                f"`injectivity_radius` must be a positive number (math.inf for a Hadamard manifold) or None; "
+                f"got {injectivity_radius!r}."
+            )
+        injectivity_radius = float(injectivity_radius)
+    if periods is not None:
+        try:
+            periods = tuple(None if p is None else float(p) for p in periods)
+        except (TypeError, ValueError):
+            periods = ()
+        if len(periods) != metric.dim or any(p is not None and not (math.isfinite(p) and p > 0) for p in periods):
+            raise SolverSettingsError(
+                f"`periods` must give, for each of the {metric.dim} coordinates {metric.chart.coords}, a positive "
+                f"finite period or None; got {periods!r}. E.g. periods=(None, 2 * math.pi) for (theta, phi)."
+            )
+        if sum(p is not None for p in periods) > 3:
+            raise SolverSettingsError(f"`periods`: at most 3 periodic coordinates are supported; got {periods!r}.")
+    return int(max_iter), injectivity_radius, periods
+
+
+def _run(metric: Metric, x: Any, y: Any, tol: Any, max_iter: Any, injectivity_radius: Any, periods: Any):
+    A, B, batch = _pair(metric, x, y, ("x", "y"))
+    for pts, name in ((A, "x"), (B, "y")):
+        inside = metric.chart.in_domain(pts)
+        if not inside.all():
+            bad = pts[np.flatnonzero(~inside)[0]].tolist()
+            raise DomainError(
+                f"`{name}` must lie in the domain of chart {metric.chart.name!r} {metric.chart.coords} (finite, "
+                f"with the coordinates' sign assumptions); got {bad}. Map the point into this chart first."
+            )
+    max_iter, injectivity_radius, periods = _settings(metric, tol, max_iter, injectivity_radius, periods)
+    n = metric.dim
+    if A.shape[0] == 0:
+        empty = np.zeros(0)
+        parts = (empty, np.zeros((0, n)), empty, np.zeros(0, int), np.zeros(0, dtype=object))
+    else:
+        parts = _solve(metric, A, B, float(tol), max_iter, injectivity_radius, periods)
+    d, v, ub, st, rs = parts
+    return DistanceResult(
+        distances=d.reshape(batch),
+        velocities=v.reshape(batch + (n,)),
+        upper_bounds=ub.reshape(batch),
+        status=st.reshape(batch),
+        reasons=rs.reshape(batch),
+        chart=metric.chart,
+    )
+
+
+def _plain(res: DistanceResult, what: str, values: np.ndarray, x: Any, y: Any) -> Any:
+    """The plain return value: raise for a single failed pair, NaN and one warning for failed pairs of a batch."""
+    st = np.asarray(res.status)
+    bad = st != Status.SUCCESS
+    if st.ndim == 0:
+        if bad:
+            err = ConvergenceError(
+                f"{what}: from x = {np.asarray(x, float).tolist()} to y = {np.asarray(y, float).tolist()}: "
+                f"{res.reasons[()]}. The shortest curve known has length {float(res.upper_bounds):.12g} (an upper "
+                "bound). Pass `full_output=True` for the result with its status, `injectivity_radius=` or "
+                "`periods=` if you know them, or split the pair at an intermediate point."
+            )
+            err.result = res  # type: ignore[attr-defined]
+            raise err
+        return float(values) if values.ndim == 0 else values
+    if bad.any():
+        first = np.asarray(res.reasons)[bad].reshape(-1)[0]
+        warnings.warn(
+            f"{what}: {int(bad.sum())} of {st.size} pairs are NaN, not certified minimizing (status "
+            f"{res.summary()}); the first: {first}. Pass `full_output=True` for per-pair statuses, reasons and "
+            "upper bounds.",
+            MinimalityWarning,
+            stacklevel=3,
+        )
+        values = np.array(values, dtype=float)
+        values[bad] = np.nan
+    return values
+
+
+_COMMON_PARAMS = """metric : Metric
+    x, y : array_like, shape (dim,) or (batch, dim)
+        Base points and targets (chart components), same shape, in the chart's domain.
+    tol : float
+        A shot has reached ``y`` when ``|exp_x(v) - y| <= tol * (1 + |y|)`` (chart components).
+    max_iter : int
+        Newton iterations at most per run (each iteration halves its step at most 12 times; a run
+        whose miss does not halve in 6 iterations stops and the next start is tried).
+    injectivity_radius : float, optional
+        A radius such that any geodesic shorter than it is the unique shortest curve between its ends
+        (``math.inf`` for a Hadamard manifold). Default: what the catalogue knows
+        (:func:`riemgrad.spaces.known_geometry`), else what the metric proves (see Notes).
+    periods : sequence of (float or None), optional
+        The period of each coordinate (``2 * math.pi`` for an angle) or None; targets are then tried at
+        the two lifts of ``y`` nearest ``x`` per periodic coordinate (at most 3 periodic coordinates).
+        Default: the catalogue's, else none.
+    full_output : bool
+        Return a :class:`DistanceResult` (per-pair status, reason, upper bound), never raising for a pair.
+    """
+
+_NOTES = """How a pair is solved and certified (all pairs of a batch together, in batched shots):
+
+    1. The chart's straight segment from ``x`` to ``y`` is measured, ``S = int_0^1 sqrt(g(y - x, y - x)) ds``
+       (adaptive 8-point Gauss-Legendre, at most 4096 panels): an upper bound on the distance, and the
+       length the first guess is scaled to (the chart difference ``y - x`` with metric length ``S``), so a
+       shot from near the chart's boundary (a Gaussian with ``sigma = 1e-3``) does not fly off.
+    2. Damped Newton on ``v -> exp_x(v) - y``: each step halved (at most 12 times) until the miss shrinks
+       and the shot stays in the chart; a run whose miss does not halve in 6 iterations stops. Failures are retried by continuation: targets at 1/4, ..., 4/4, then 1/16, ..., 16/16
+       of the chart segment, each answer scaled by the ratio of segment lengths as the next guess.
+    3. Pairs that fail, or whose geodesic cannot be certified, are shot again from ``y`` to ``x`` (the
+       same steps), the geodesic turned around and polished by Newton from ``x``; the shorter geodesic
+       that reaches ``y`` is kept. With periodic coordinates every lift is shot in the same batch.
+    4. The geodesic is certified minimizing (``SUCCESS``) when it is shorter than the injectivity radius
+       (given, or known to the catalogue: the sphere of radius a, pi a; the hyperbolic plane, the
+       Gaussian's Fisher-Rao metric and Euclidean space, infinite) and not longer than ``S``. Without
+       catalogue knowledge the metric itself can prove it: dimension 1, a constant matrix (flat), or
+       in 2-D a constant Gaussian curvature K on a chart region without holes (radius pi/sqrt(K) for
+       K > 0, infinite for K <= 0; proved by SymPy within the ``metric_checks`` budget). That certificate
+       is about the chart's region and is not used with ``periods``. Otherwise ``MINIMALITY_UNKNOWN``.
+
+    Bounded work: per pair and lift at most ``(1 + 4 + 16) * max_iter`` Newton iterations in each
+    direction plus one polishing run, each iteration at most 13 shots, each shot an adaptive integration
+    of at most 1e6 steps (``Dopri5.max_steps``).
+    """
+
+
+def log_map(
+    metric: Metric,
+    x: Any,
+    y: Any,
+    *,
+    tol: float = 1e-9,
+    max_iter: int = 50,
+    injectivity_radius: float | None = None,
+    periods: Sequence[float | None] | None = None,
+    full_output: bool = False,
+) -> Any:
+    """The logarithm map: the initial velocity at ``x`` of the minimizing geodesic to ``y``.
+
+    Parameters
+    ----------
+    {params}
+    Returns
+    -------
+    numpy.ndarray or DistanceResult
+        Shaped like ``x``: ``exp_map(metric, x, v) == y`` along a geodesic certified minimizing. In a batch,
+        rows of pairs that could not be certified are NaN and a :class:`~riemgrad.errors.MinimalityWarning`
+        says how many (before this version a batch raised on the first such pair). With
+        ``full_output=True``, the :class:`DistanceResult` (``.velocities``).
+
+    Raises
+    ------
+    DomainError
+        If a point of ``x`` or ``y`` lies outside the chart's domain (or is not finite).
+    ConvergenceError
+        For a single pair (``x`` of shape ``(dim,)``) that could not be certified, e.g. antipodes on a
+        sphere (conjugate points: the geodesic is not unique); the message says why, and the error's
+        ``result`` attribute holds the :class:`DistanceResult`.
+    SolverSettingsError
+        If ``tol``, ``max_iter``, ``injectivity_radius`` or ``periods`` is invalid.
+
+    Notes
+    -----
+    {notes}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from riemgrad import exp_map, log_map, spaces
+    >>> half_plane = spaces.poincare_half_plane()
+    >>> v = log_map(half_plane, [0.0, 1.0], [1.0, 1.0])
+    >>> np.allclose(exp_map(half_plane, [0.0, 1.0], v), [1.0, 1.0])
+    True
+    """
+    res = _run(metric, x, y, tol, max_iter, injectivity_radius, periods)
+    if full_output:
+        return res
+    return _plain(res, "log_map", res.velocities, x, y)
+
+
+def distance(
+    metric: Metric,
+    x: Any,
+    y: Any,
+    *,
+    tol: float = 1e-9,
+    max_iter: int = 50,
+    injectivity_radius: float | None = None,
+    periods: Sequence[float | None] | None = None,
+    full_output: bool = False,
+) -> Any:
+    """Riemannian distance: the length ``sqrt(g_x(v, v))`` of a geodesic certified minimizing.
+
+    Parameters
+    ----------
+    {params}
+    Returns
+    -------
+    float, numpy.ndarray or DistanceResult
+        A float for a single pair, an array of shape ``(batch,)`` for a batch, in which pairs that could
+        not be certified are NaN and a :class:`~riemgrad.errors.MinimalityWarning` says how many (before
+        this version a batch raised on the first such pair). With ``full_output=True``, the
+        :class:`DistanceResult`: ``.distances``, ``.status``, ``.upper_bounds``, ``.reasons`` per pair.
+
+    Raises
+    ------
+    DomainError
+        If a point of ``x`` or ``y`` lies outside the chart's domain (or is not finite).
+    ConvergenceError
+        For a single pair that could not be certified; the error's ``result`` attribute holds the
+        :class:`DistanceResult` with the upper bound.
+    SolverSettingsError
+        If ``tol``, ``max_iter``, ``injectivity_radius`` or ``periods`` is invalid.
+
+    Notes
+    -----
+    {notes}
+    Examples
+    --------
+    The Fisher-Rao distance between N(0, 1) and N(1, 1) is ``sqrt(2) arccosh(1 + 1 / 4)``:
+
+    >>> import numpy as np, sympy as sp
+    >>> from riemgrad import Chart, Metric, distance
+    >>> mu = sp.Symbol("mu", real=True)
+    >>> sigma = sp.Symbol("sigma", positive=True)
+    >>> fisher = Metric(Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
+    >>> d = distance(fisher, [0.0, 1.0], [1.0, 1.0])
+    >>> round(d, 9), round(float(np.sqrt(2) * np.arccosh(1.25)), 9)
+    (0.980258143, 0.980258143)
+
+    On the unit sphere the longitude is periodic: the pair below is 2.2888 apart the short way round,
+    while the geodesic that stays in the chart (phi from 0 to 4) has length 2 pi - 2.2888:
+
+    >>> from riemgrad import spaces
+    >>> round(distance(spaces.sphere(), [1.0, 0.0], [2.0, 4.0]), 6)
+    2.288751
+    """
+    res = _run(metric, x, y, tol, max_iter, injectivity_radius, periods)
+    if full_output:
+        return res
+    return _plain(res, "distance", res.distances, x, y)
+
+
+for _f in (log_map, distance):
+    _f.__doc__ = _f.__doc__.format(params=_COMMON_PARAMS, notes=_NOTES)
