@@ -249,13 +249,15 @@ def _shoot(field: GeodesicField, A: np.ndarray, V: np.ndarray, rtol: float) -> t
     n = A.shape[1]
     eye = np.broadcast_to(np.eye(n).reshape(1, -1), (A.shape[0], n * n))
     state = np.concatenate([A, V, np.zeros((A.shape[0], n * n)), eye], axis=1)
-    res = solve_flow(field, state, (0.0, 1.0), stepper=Dopri5(rtol=rtol, atol=rtol * 1e-2))
+    res = solve_flow(field, state, (0.0, 1.0), stepper=Dopri5(rtol=rtol, atol=rtol * 1e-4))
     end = res.xs[-1]
     return end[:, :n], end[:, 2 * n : 2 * n + n * n].reshape(-1, n, n), res.status
 
 
 #: Step halvings at most per Newton iteration, and iterations over which the miss must halve.
 _HALVINGS, _STALL = 12, 6
+#: Times a first shot that leaves the chart is slowed down (by 4 each time) before Newton starts.
+_SHRINKS = 10
 
 _CONJUGATE = (
     "the exponential map is singular there (conjugate points: the geodesic to y is not unique, e.g. antipodes on "
@@ -268,6 +270,11 @@ def _newton(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Damped Newton on ``v -> exp_a(v) - b`` for every pair at once; the velocities and, per pair,
     "ok" or why it failed.
+
+    Converged: the miss ``F = exp_a(v) - b`` satisfies ``|F| <= tol (1 + |b|)`` in chart components and
+    ``sqrt(g_b(F, F)) <= tol (1 + |v|_g)`` in the metric at the target (so the length is accurate to about
+    ``tol`` relative also where the metric is large, near a chart's boundary). A first shot that leaves the
+    chart is slowed down by 4, at most ``_SHRINKS`` times.
 
     Each iteration solves with the Jacobian of the current shot and halves a pair's step (at most
     ``_HALVINGS`` times) until its miss shrinks and the shot stays in the chart; the accepted trial shot,
@@ -283,6 +290,13 @@ def _newton(
     if m == 0:
         return V, reason
     P, J, st = _shoot(field, A, V, rt)
+    for _ in range(_SHRINKS):  # a first shot that leaves the chart (too fast near its boundary): a slower one
+        out = np.flatnonzero(st != Status.SUCCESS)
+        if out.size == 0:
+            break
+        V[out] /= 4
+        P[out], J[out], st[out] = _shoot(field, A[out], V[out], rt)
+    energy = geodesic_field(metric).energy
     todo = np.ones(m, bool)
     history = np.full((m, _STALL + 1), np.inf)  # the last misses, newest last
     for it in range(max_iter + 1):
@@ -293,7 +307,10 @@ def _newton(
         err = np.linalg.norm(F, axis=1)
         history[idx] = np.concatenate([history[idx, 1:], err[:, None]], axis=1)
         Ji, sti = J[idx], st[idx]
-        done = (sti == Status.SUCCESS) & (err <= scale[idx])
+        with np.errstate(invalid="ignore"):  # the miss measured by the metric at the target, against the length
+            miss = np.sqrt(np.abs(energy(np.concatenate([B[idx], F], axis=1))))
+            length = np.sqrt(np.abs(energy(np.concatenate([A[idx], V[idx]], axis=1))))
+        done = (sti == Status.SUCCESS) & (err <= scale[idx]) & (miss <= tol * (1.0 + length))
         left = sti != Status.SUCCESS
         rough = ~left & ~np.isfinite(Ji).all(axis=(1, 2))
         sv = np.linalg.svd(np.where(np.isfinite(Ji), Ji, 0.0), compute_uv=False)
