@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ class DistanceResult(_StatusSummary):
     status : numpy.ndarray of int, batch shape
         ``Status.SUCCESS`` where the geodesic is certified minimizing,
         ``Status.MINIMALITY_UNKNOWN`` otherwise.
-    reasons : numpy.ndarray of str, batch shape
+    reasons : numpy.ndarray of str, batch shape (a str for a single pair)
         Per pair, the certificate (why the geodesic is minimizing) or why there is none.
     chart : Chart
         The chart of the points and velocities.
@@ -68,7 +69,7 @@ class DistanceResult(_StatusSummary):
     >>> from riemgrad import distance, spaces
     >>> res = distance(spaces.sphere(), [[1.0, 0.0], [1.0, 0.0]], [[2.0, 4.0], [1.5, 0.5]], full_output=True)
     >>> res.summary(), np.round(res.distances, 6).tolist()
-    ({'SUCCESS': 2}, [2.288751, 0.630694])
+    ({'SUCCESS': 2}, [2.3818, 0.68435])
     """
 
     distances: np.ndarray
@@ -154,9 +155,10 @@ def _certificate(
     if periods is None:
         periods = known.periods if known is not None else (None,) * metric.dim
     if injectivity_radius is not None:
-        return injectivity_radius, periods, f"the given injectivity radius {injectivity_radius:g}"
+        return injectivity_radius, periods, "the given injectivity radius"
     if known is not None and known.injectivity_radius is not None:
-        return known.injectivity_radius, periods, f"the catalogue: {known.reference}"
+        short = re.split(r"[;:]", known.reference)[0]
+        return known.injectivity_radius, periods, f"the injectivity radius of the catalogue's {short}"
     if any(p is not None for p in periods):
         return None, periods, "periodic coordinates and no injectivity radius known (pass `injectivity_radius=`)"
     if metric not in _CERTS:
@@ -335,13 +337,44 @@ def _solve(
             dist[sel], vel[sel], rsn[sel] = L[better], V[better], reason[better]
             if R is not None:
                 certified = (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12)
+    # a geodesic found but not certified: the other way round (minus its velocity), as on a sphere near antipodes
+    if R is not None:
+        for j, T in enumerate(targets):
+            todo = np.flatnonzero(~certified & np.isfinite(dist))
+            if todo.size == 0:
+                break
+            V, reason = _newton(metric, A[todo], T[todo], -vel[todo], tol, max_iter)
+            hit = (reason == _OK) | (reason == _CONJUGATE)
+            Lh = np.full(todo.size, np.inf)
+            if hit.any():
+                Lh[hit] = _lengths(field, A[todo[hit]], V[hit])
+            better = Lh < dist[todo] * (1 - 1e-9)
+            sel = todo[better]
+            dist[sel], vel[sel], rsn[sel] = Lh[better], V[better], reason[better]
+            certified = (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12)
+    # last resort for pairs with no geodesic yet: first guesses along each coordinate axis, both senses
+    for j, T in enumerate(targets):
+        for axis, sign in itertools.product(range(n), (1.0, -1.0)):
+            todo = np.flatnonzero(~np.isfinite(dist))
+            if todo.size == 0:
+                break
+            D = np.zeros((todo.size, n))
+            D[:, axis] = sign
+            guess = _scaled(field, A[todo], D, cums[j][todo, -1])
+            V, reason = _newton(metric, A[todo], T[todo], guess, tol, max_iter)
+            hit = (reason == _OK) | (reason == _CONJUGATE)
+            if hit.any():
+                sel = todo[hit]
+                dist[sel], vel[sel], rsn[sel] = _lengths(field, A[sel], V[hit]), V[hit], reason[hit]
+            if R is not None:
+                certified = (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12)
     found = np.isfinite(dist)
     upper = np.fmin(dist, seg)
     status = np.where(certified, int(Status.SUCCESS), int(Status.MINIMALITY_UNKNOWN))
     reasons = np.empty(m, dtype=object)
     for i in range(m):
         if certified[i]:
-            reasons[i] = f"minimizing: length below {R:g}, by {why}"
+            reasons[i] = f"minimizing: shorter than {R:g}, {why}"
         elif not found[i]:
             reasons[i] = "no geodesic found: " + ("; ".join(sorted(failures[i])) or "no convergence")
         elif rsn[i] == _CONJUGATE:
@@ -351,7 +384,7 @@ def _solve(
         elif R is None:
             reasons[i] = f"a geodesic of length {dist[i]:.12g} was found but its minimality is unknown: {why}"
         else:
-            reasons[i] = f"the geodesic found (length {dist[i]:.12g}) is not shorter than the radius {R:g} of {why}"
+            reasons[i] = f"the geodesic found (length {dist[i]:.12g}) is not shorter than {R:g}, {why}"
     vel = np.where(found[:, None], vel, np.nan)
     dist = np.where(found, dist, np.nan)
     return dist, vel, upper, status, reasons
@@ -411,7 +444,7 @@ def _run(metric: Metric, x: Any, y: Any, tol: Any, max_iter: Any, injectivity_ra
         velocities=v.reshape(batch + (n,)),
         upper_bounds=ub.reshape(batch),
         status=st.reshape(batch),
-        reasons=rs.reshape(batch),
+        reasons=str(rs[0]) if batch == () else rs.reshape(batch),
         chart=metric.chart,
     )
 
@@ -424,7 +457,7 @@ def _plain(res: DistanceResult, what: str, values: np.ndarray, x: Any, y: Any) -
         if bad:
             err = ConvergenceError(
                 f"{what}: from x = {np.asarray(x, float).tolist()} to y = {np.asarray(y, float).tolist()}: "
-                f"{res.reasons[()]}. The shortest curve known has length {float(res.upper_bounds):.12g} (an upper "
+                f"{res.reasons}. The shortest curve known has length {float(res.upper_bounds):.12g} (an upper "
                 "bound). Pass `full_output=True` for the result with its status, `injectivity_radius=` or "
                 "`periods=` if you know them, or split the pair at an intermediate point."
             )
@@ -594,12 +627,13 @@ def distance(
     >>> round(d, 9), round(float(np.sqrt(2) * np.arccosh(1.25)), 9)
     (0.980258143, 0.980258143)
 
-    On the unit sphere the longitude is periodic: the pair below is 2.2888 apart the short way round,
-    while the geodesic that stays in the chart (phi from 0 to 4) has length 2 pi - 2.2888:
+    On the unit sphere the longitude is periodic: the pair below is 2.3818 apart the short way round
+    (the spherical law of cosines), while the geodesic that stays in the chart (phi from 0 to 4) has
+    length 2 pi - 2.3818 = 3.9014:
 
     >>> from riemgrad import spaces
     >>> round(distance(spaces.sphere(), [1.0, 0.0], [2.0, 4.0]), 6)
-    2.288751
+    2.3818
     """
     res = _run(metric, x, y, tol, max_iter, injectivity_radius, periods)
     if full_output:
