@@ -58,8 +58,7 @@ class KnownGeometry:
 
     def __repr__(self) -> str:  # the reference is long; doctests elide it
         return (
-            f"KnownGeometry(injectivity_radius={self.injectivity_radius!r}, periods={self.periods!r}, "
-            f"reference='...')"
+            f"KnownGeometry(injectivity_radius={self.injectivity_radius!r}, periods={self.periods!r}, reference='...')"
         )
 
 

@@ -9,14 +9,13 @@ from the variational equations, all shots of one iteration in one batch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsError
+from ..errors import DomainError, ShapeError
 from ..kernels import GeodesicField, geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from ._display import ResultDisplay
@@ -241,7 +240,9 @@ def exp_map(metric: Metric, x: Any, v: Any, *, rtol: float = 1e-10, atol: float 
     return res.xs[-1]
 
 
-def _shoot(field: GeodesicField, A: np.ndarray, V: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _shoot(
+    field: GeodesicField, A: np.ndarray, V: np.ndarray, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """End points at t = 1 of the geodesics from the rows of A with velocities V, their Jacobians
     d x(1) / d v (integrated along, from the variational equations) and the statuses.
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
-from ..errors import BudgetExceededError, ConvergenceError, DomainError, MinimalityWarning, SolverSettingsError
+from ..errors import ConvergenceError, DomainError, MinimalityWarning, SolverSettingsError
 from ..kernels import GeodesicField, geodesic_field
 from ..symbolic import Chart, Metric
+from ._certify import PANELS, certificate, segment_lengths
 from ._display import _chart_text, fmt_range, html_table
 from .geodesics import _CONJUGATE, _newton, _pair, geodesic
 from .results import Status, _StatusSummary
@@ -31,11 +30,6 @@ __all__ = ["DistanceResult", "log_map", "distance"]
 
 #: Continuation stages tried, in order, for a pair whose direct shot fails (targets along the chart segment).
 STAGES = (4, 16)
-#: Panels of the first quadrature level of the chart segment; the continuation targets lie on their ends.
-_PANELS = 16
-#: Largest number of quadrature panels per segment (the refinement stops there).
-MAX_PANELS = 4096
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 _OK = "ok"
 
 
@@ -91,123 +85,9 @@ class DistanceResult(_StatusSummary):
         return html_table("DistanceResult", rows, ok=bool(np.all(np.asarray(self.status) == Status.SUCCESS)))
 
     def __repr__(self) -> str:
-        return f"DistanceResult(pairs={np.asarray(self.status).size}, status={self.summary()}, chart={self.chart.name!r})"
-
-
-# ----------------------------------------------------------------------------------------- certificates
-
-_CERTS: dict[Metric, tuple[float | None, str]] = {}
-
-
-def _factor_bases(expr: sp.Expr) -> list[sp.Expr]:
-    out = []
-    for f in sp.Mul.make_args(sp.factor(expr)):
-        base = f.base if isinstance(f, sp.Pow) and f.exp.is_number else f
-        if base.free_symbols:
-            out.append(base)
-    return out
-
-
-def _symbolic_radius(metric: Metric) -> tuple[float | None, str]:
-    """A radius below which every geodesic of the chart's region is minimizing, from the metric alone.
-
-    One dimension: any geodesic is the monotone path (inf). A constant matrix: flat, geodesics are straight
-    lines (inf). Two dimensions with constant Gaussian curvature K, on a region where the metric is
-    non-degenerate and simply connected (every factor of det g whose sign SymPy cannot fix involves one
-    coordinate only, so the region is a product of intervals): the developing map into the plane, sphere or
-    hyperbolic plane of curvature K preserves lengths, so a geodesic shorter than pi / sqrt(K) (any, for
-    K <= 0) is the shortest curve between its ends. Otherwise None.
-    """
-    from ..symbolic.budget import get_budget, time_budget
-
-    coords = set(metric.chart.coords)
-    if metric.dim == 1:
-        return math.inf, "one dimension: a geodesic is the monotone path between its ends"
-    if not (sp.Matrix(metric.matrix).free_symbols & coords):
-        return math.inf, "constant metric: flat, geodesics are straight lines"
-    if metric.dim != 2:
-        return None, "no certificate for a non-constant metric in dimension > 2 outside the catalogue"
-    try:
-        with time_budget(get_budget("metric_checks"), "the curvature certificate of distance"):
-            K = sp.cancel(sp.together(metric.gaussian_curvature()))
-            if K.free_symbols or not K.is_real:
-                return None, f"the Gaussian curvature {K} is not constant"
-            for base in _factor_bases(sp.Matrix(metric.matrix).det()):
-                if len(base.free_symbols & coords) > 1 and not (base.is_positive or base.is_negative):
-                    return None, (
-                        f"the metric may degenerate on {base} = 0, which may enclose a hole in the chart's "
-                        "domain"
-                    )
-    except BudgetExceededError:
-        return None, "the curvature certificate ran past its budget (`metric_checks`)"
-    if K > 0:
-        return float(sp.pi / sp.sqrt(K)), f"constant curvature {K}: geodesics shorter than pi/sqrt(K) minimize"
-    return math.inf, f"constant curvature {K} <= 0 on a simply connected region: every geodesic minimizes"
-
-
-def _certificate(
-    metric: Metric, injectivity_radius: float | None, periods: tuple[float | None, ...] | None
-) -> tuple[float | None, tuple[float | None, ...], str]:
-    """The radius below which a geodesic is certified minimizing, the coordinates' periods, and why."""
-    from ..spaces import known_geometry
-
-    known = known_geometry(metric)
-    if periods is None:
-        periods = known.periods if known is not None else (None,) * metric.dim
-    if injectivity_radius is not None:
-        return injectivity_radius, periods, "the given injectivity radius"
-    if known is not None and known.injectivity_radius is not None:
-        short = re.split(r"[;:]", known.reference)[0]
-        return known.injectivity_radius, periods, f"the injectivity radius of the catalogue's {short}"
-    if any(p is not None for p in periods):
-        return None, periods, "periodic coordinates and no injectivity radius known (pass `injectivity_radius=`)"
-    if metric not in _CERTS:
-        _CERTS[metric] = _symbolic_radius(metric)
-    R, why = _CERTS[metric]
-    return R, periods, why
-
-
-# ----------------------------------------------------------------------------------------- chart segment
-
-
-def _panel_lengths(field: GeodesicField, A: np.ndarray, D: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Gauss-Legendre (8 points) integrals of sqrt(g(D, D)) over [lo, hi] of the segments A + s D: (rows, panels)."""
-    s = lo[:, None] + (hi - lo)[:, None] * (_GL_X + 1) / 2  # (p, 8)
-    pts = A[:, None, None, :] + s[None, :, :, None] * D[:, None, None, :]
-    vel = np.broadcast_to(D[:, None, None, :], pts.shape)
-    states = np.concatenate([pts, vel], axis=-1).reshape(-1, 2 * A.shape[1])
-    with np.errstate(invalid="ignore"):
-        e = field.energy(states).reshape(pts.shape[:3])
-        speed = np.where(np.isfinite(e), np.sqrt(np.maximum(e, 0.0)), np.inf)
-    return speed @ _GL_W * (hi - lo)[None, :] / 2
-
-
-def _segment_lengths(field: GeodesicField, A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Cumulative lengths of the chart segments from A to B at s = k / 16: shape (rows, 17).
-
-    Adaptive composite Gauss-Legendre: a panel is split until halving it changes no row's integral by more
-    than 1e-11 relative (at most MAX_PANELS panels per segment). Inf where the metric is not finite.
-    """
-    D = B - A
-    edges = np.linspace(0.0, 1.0, _PANELS + 1)
-    owner = np.arange(_PANELS)  # the first-level panel each current panel belongs to
-    lo, hi = edges[:-1], edges[1:]
-    whole = _panel_lengths(field, A, D, lo, hi)
-    out = np.zeros((A.shape[0], _PANELS))
-    while lo.size:
-        mid = (lo + hi) / 2
-        halves = _panel_lengths(field, A, D, np.concatenate([lo, mid]), np.concatenate([mid, hi]))
-        fine = halves[:, : lo.size] + halves[:, lo.size :]
-        with np.errstate(invalid="ignore"):
-            err = np.abs(fine - whole)
-            good = ~np.isfinite(fine) | (err <= 1e-11 * np.abs(fine) + 1e-300)
-        done = good.all(axis=0) | (2 * lo.size > MAX_PANELS)
-        np.add.at(out.T, owner[done], fine[:, done].T)
-        keep = ~done
-        owner = np.concatenate([owner[keep], owner[keep]])
-        whole = np.concatenate([halves[:, : lo.size][:, keep], halves[:, lo.size :][:, keep]], axis=1)
-        lo, hi = np.concatenate([lo[keep], mid[keep]]), np.concatenate([mid[keep], hi[keep]])
-    return np.concatenate([np.zeros((A.shape[0], 1)), np.cumsum(out, axis=1)], axis=1)
+        return (
+            f"DistanceResult(pairs={np.asarray(self.status).size}, status={self.summary()}, chart={self.chart.name!r})"
+        )
 
 
 def _scaled(field: GeodesicField, A: np.ndarray, D: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -242,12 +122,12 @@ def _shoot_rows(
         for k in range(1, stages + 1):
             live = np.flatnonzero(alive)
             target = Ar[live] + (k / stages) * (Tr[live] - Ar[live])
-            s_k = cr[live, k * _PANELS // stages]
+            s_k = cr[live, k * PANELS // stages]
             if k == 1:
                 guess = _scaled(field, Ar[live], target - Ar[live], s_k)
             else:
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    ratio = s_k / cr[live, (k - 1) * _PANELS // stages]
+                    ratio = s_k / cr[live, (k - 1) * PANELS // stages]
                 ratio = np.where(np.isfinite(ratio) & (ratio > 0), ratio, k / (k - 1))
                 guess = Vr[live] * ratio[:, None]
             Vk, rk = _newton(metric, Ar[live], target, guess, tol, max_iter)
@@ -314,10 +194,10 @@ def _solve(
     Starts, in order, for the pairs not yet certified: the nearest lift of y from x, then from y, then
     each other lift from x and from y. The shortest geodesic reaching y is kept."""
     m, n = A.shape
-    R, periods, why = _certificate(metric, injectivity_radius, periods)
+    R, periods, why = certificate(metric, injectivity_radius, periods)
     field = geodesic_field(metric)
     targets = _lifts(B, A, periods)
-    cums = [_segment_lengths(field, A, T) for T in targets]
+    cums = [segment_lengths(field, A, T) for T in targets]
     seg = np.min([c[:, -1] for c in cums], axis=0)
     dist, vel = np.full(m, np.inf), np.full((m, n), np.nan)
     rsn = np.full(m, "", dtype=object)
@@ -339,7 +219,7 @@ def _solve(
                 certified = (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12)
     # a geodesic found but not certified: the other way round (minus its velocity), as on a sphere near antipodes
     if R is not None:
-        for j, T in enumerate(targets):
+        for T in targets:
             todo = np.flatnonzero(~certified & np.isfinite(dist))
             if todo.size == 0:
                 break
@@ -503,13 +383,19 @@ _NOTES = """How a pair is solved and certified (all pairs of a batch together, i
     1. The chart's straight segment from ``x`` to ``y`` is measured, ``S = int_0^1 sqrt(g(y - x, y - x)) ds``
        (adaptive 8-point Gauss-Legendre, at most 4096 panels): an upper bound on the distance, and the
        length the first guess is scaled to (the chart difference ``y - x`` with metric length ``S``), so a
-       shot from near the chart's boundary (a Gaussian with ``sigma = 1e-3``) does not fly off.
-    2. Damped Newton on ``v -> exp_x(v) - y``: each step halved (at most 12 times) until the miss shrinks
-       and the shot stays in the chart; a run whose miss does not halve in 6 iterations stops. Failures are retried by continuation: targets at 1/4, ..., 4/4, then 1/16, ..., 16/16
-       of the chart segment, each answer scaled by the ratio of segment lengths as the next guess.
-    3. Pairs that fail, or whose geodesic cannot be certified, are shot again from ``y`` to ``x`` (the
-       same steps), the geodesic turned around and polished by Newton from ``x``; the shorter geodesic
-       that reaches ``y`` is kept. With periodic coordinates every lift is shot in the same batch.
+       shot from near the chart's boundary (a Gaussian with ``sigma = 1e-3``) does not fly off; a first
+       shot that still leaves the chart is slowed down by 4, at most 10 times.
+    2. Damped Newton on ``v -> exp_x(v) - y``: each step halved (at most 12 times) until the miss
+       shrinks and the shot stays in the chart; a run whose miss does not halve in 6 iterations stops.
+       Converged: the miss is below ``tol`` both in chart components (relative to ``1 + |y|``) and in
+       the metric at ``y`` (relative to ``1 + |v|_g``). Failures are retried by continuation: targets at
+       1/4, ..., 4/4, then 1/16, ..., 16/16 of the chart segment, each answer scaled by the ratio of
+       segment lengths as the next guess.
+    3. Pairs not yet certified get more starts, in order, keeping the shortest geodesic that reaches
+       ``y``: the same from ``y`` to ``x`` (the geodesic turned around and polished by Newton from
+       ``x``); with periodic coordinates, the other lifts of ``y``; minus the velocity found (the
+       other way round, as near antipodes on a sphere); last, for pairs with no geodesic yet, first
+       guesses along each coordinate axis in both senses.
     4. The geodesic is certified minimizing (``SUCCESS``) when it is shorter than the injectivity radius
        (given, or known to the catalogue: the sphere of radius a, pi a; the hyperbolic plane, the
        Gaussian's Fisher-Rao metric and Euclidean space, infinite) and not longer than ``S``. Without
@@ -518,9 +404,10 @@ _NOTES = """How a pair is solved and certified (all pairs of a batch together, i
        K > 0, infinite for K <= 0; proved by SymPy within the ``metric_checks`` budget). That certificate
        is about the chart's region and is not used with ``periods``. Otherwise ``MINIMALITY_UNKNOWN``.
 
-    Bounded work: per pair and lift at most ``(1 + 4 + 16) * max_iter`` Newton iterations in each
-    direction plus one polishing run, each iteration at most 13 shots, each shot an adaptive integration
-    of at most 1e6 steps (``Dopri5.max_steps``).
+    Bounded work: per pair, lift and start at most ``(1 + 4 + 16) * max_iter`` Newton iterations (a
+    start from ``y`` adds one polishing run), each iteration at most 13 shots, each shot an adaptive
+    integration of at most 1e6 steps (``Dopri5.max_steps``); at most ``2 ** k`` lifts for ``k <= 3``
+    periodic coordinates and ``2 * dim`` axis starts.
     """
 
 
