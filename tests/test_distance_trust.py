@@ -139,6 +139,16 @@ def test_hand_written_sphere_says_what_it_does_not_know(hand_sphere):
     assert res.distances == pytest.approx(great_circle([1.0, 0.3], [1.5, 1.2]), rel=1e-8)
 
 
+def test_curvature_certificate_holds_within_one_region(hand_sphere):
+    # sin(theta) = 0 at theta = 0 splits the chart: (1, 0) and (-1, 0) are on two sides (the same sphere points
+    # as (1, 0) and (1, pi)), so the constant-curvature certificate does not apply to the pair
+    res = distance(hand_sphere, [1.0, 0.0], [-1.0, 0.0], full_output=True)
+    assert res.status == UNKNOWN
+    assert res.upper_bounds >= 2.0 - 1e-9  # the sphere distance of (1, 0) and (1, pi) is 2
+    res = distance(hand_sphere, [1.0, 0.0], [2.0, 0.5], full_output=True)
+    assert res.status == SUCCESS
+
+
 @settings(max_examples=8, deadline=None)
 @given(
     pts=st.lists(

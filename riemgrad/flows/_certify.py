@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
@@ -28,7 +29,10 @@ _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 
 # ----------------------------------------------------------------------------------------- certificates
 
-_CERTS: dict[Metric, tuple[float | None, str]] = {}
+_CERTS: dict[Metric, tuple[float | None, str, tuple[sp.Expr, ...]]] = {}
+
+#: Where two points lie in one region of the chart without degenerate points: ``region(A, B) -> bool (rows,)``.
+Region = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _factor_bases(expr: sp.Expr) -> list[sp.Expr]:
@@ -40,62 +44,99 @@ def _factor_bases(expr: sp.Expr) -> list[sp.Expr]:
     return out
 
 
-def symbolic_radius(metric: Metric) -> tuple[float | None, str]:
-    """A radius below which every geodesic of the chart's region is minimizing, from the metric alone.
+def symbolic_radius(metric: Metric) -> tuple[float | None, str, tuple[sp.Expr, ...]]:
+    """A radius below which every geodesic of a chart region is minimizing, from the metric alone.
 
     One dimension: any geodesic is the monotone path (inf). A constant matrix: flat, geodesics are straight
     lines (inf). Two dimensions with constant Gaussian curvature K, on a region where the metric is
     non-degenerate and simply connected (every factor of det g whose sign SymPy cannot fix involves one
-    coordinate only, so the region is a product of intervals): the developing map into the plane, sphere or
-    hyperbolic plane of curvature K preserves lengths, so a geodesic shorter than pi / sqrt(K) (any, for
-    K <= 0) is the shortest curve between its ends. Otherwise None.
+    coordinate only, so the regions between their zeros are products of intervals): the developing map into
+    the plane, sphere or hyperbolic plane of curvature K preserves lengths, so a geodesic shorter than
+    pi / sqrt(K) (any, for K <= 0) is the shortest curve between its ends. Otherwise None.
+
+    Returns
+    -------
+    (R or None, why, factors)
+        ``factors``: the one-coordinate factors of det g of unknown sign; a certified pair must have its
+        two points on the same side of each (the same region).
     """
     from ..symbolic.budget import get_budget, time_budget
 
     coords = set(metric.chart.coords)
-    if metric.dim == 1:
-        return math.inf, "one dimension: a geodesic is the monotone path between its ends"
     if not (sp.Matrix(metric.matrix).free_symbols & coords):
-        return math.inf, "constant metric: flat, geodesics are straight lines"
-    if metric.dim != 2:
-        return None, "no certificate for a non-constant metric in dimension > 2 outside the catalogue"
+        return math.inf, "constant metric: flat, geodesics are straight lines", ()
+    if metric.dim > 2:
+        return None, "no certificate for a non-constant metric in dimension > 2 outside the catalogue", ()
     try:
         with time_budget(get_budget("metric_checks"), "the curvature certificate of distance"):
-            K = sp.cancel(sp.together(metric.gaussian_curvature()))
-            if K.free_symbols or not K.is_real:
-                return None, f"the Gaussian curvature {K} is not constant"
+            if metric.dim == 2:
+                K = sp.cancel(sp.together(metric.gaussian_curvature()))
+                if K.free_symbols or not K.is_real:
+                    return None, f"the Gaussian curvature {K} is not constant", ()
+            factors = []
             for base in _factor_bases(sp.Matrix(metric.matrix).det()):
-                if len(base.free_symbols & coords) > 1 and not (base.is_positive or base.is_negative):
+                if base.is_positive or base.is_negative:
+                    continue
+                if len(base.free_symbols & coords) > 1:
                     return None, (
                         f"the metric may degenerate on {base} = 0, which may enclose a hole in the chart's domain"
-                    )
+                    ), ()  # fmt: skip
+                factors.append(base)
     except BudgetExceededError:
-        return None, "the curvature certificate ran past its budget (`metric_checks`)"
+        return None, "the curvature certificate ran past its budget (`metric_checks`)", ()
+    if metric.dim == 1:
+        return math.inf, "one dimension: a geodesic is the monotone path between its ends", tuple(factors)
     if K > 0:
-        return float(sp.pi / sp.sqrt(K)), f"constant curvature {K}: geodesics shorter than pi/sqrt(K) minimize"
-    return math.inf, f"constant curvature {K} <= 0 on a simply connected region: every geodesic minimizes"
+        return (
+            float(sp.pi / sp.sqrt(K)),
+            f"constant curvature {K}: geodesics shorter than pi/sqrt(K) minimize",
+            tuple(factors),
+        )
+    return (
+        math.inf,
+        f"constant curvature {K} <= 0 on a simply connected region: every geodesic minimizes",
+        tuple(factors),
+    )
+
+
+def _region(metric: Metric, factors: tuple[sp.Expr, ...]) -> Region | None:
+    if not factors:
+        return None
+    fns = [sp.lambdify(metric.chart.coords, f, "numpy") for f in factors]
+
+    def same(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        ok = np.ones(A.shape[0], bool)
+        with np.errstate(all="ignore"):
+            for fn in fns:
+                fa = np.broadcast_to(np.asarray(fn(*A.T), dtype=float), ok.shape)
+                fb = np.broadcast_to(np.asarray(fn(*B.T), dtype=float), ok.shape)
+                ok &= np.sign(fa) * np.sign(fb) > 0
+        return ok
+
+    return same
 
 
 def certificate(
     metric: Metric, injectivity_radius: float | None, periods: tuple[float | None, ...] | None
-) -> tuple[float | None, tuple[float | None, ...], str]:
-    """The radius below which a geodesic is certified minimizing, the coordinates' periods, and why."""
+) -> tuple[float | None, tuple[float | None, ...], str, Region | None]:
+    """The radius below which a geodesic is certified minimizing, the coordinates' periods, why, and the
+    region test the pair's points must pass (None: any pair)."""
     from ..spaces import known_geometry
 
     known = known_geometry(metric)
     if periods is None:
         periods = known.periods if known is not None else (None,) * metric.dim
     if injectivity_radius is not None:
-        return injectivity_radius, periods, "the given injectivity radius"
+        return injectivity_radius, periods, "the given injectivity radius", None
     if known is not None and known.injectivity_radius is not None:
         short = re.split(r"[;:]", known.reference)[0]
-        return known.injectivity_radius, periods, f"the injectivity radius of the catalogue's {short}"
+        return known.injectivity_radius, periods, f"the injectivity radius of the catalogue's {short}", None
     if any(p is not None for p in periods):
-        return None, periods, "periodic coordinates and no injectivity radius known (pass `injectivity_radius=`)"
+        return None, periods, "periodic coordinates and no injectivity radius known (pass `injectivity_radius=`)", None
     if metric not in _CERTS:
         _CERTS[metric] = symbolic_radius(metric)
-    R, why = _CERTS[metric]
-    return R, periods, why
+    R, why, factors = _CERTS[metric]
+    return R, periods, why, _region(metric, factors)
 
 
 # ----------------------------------------------------------------------------------------- chart segment

@@ -194,7 +194,12 @@ def _solve(
     Starts, in order, for the pairs not yet certified: the nearest lift of y from x, then from y, then
     each other lift from x and from y. The shortest geodesic reaching y is kept."""
     m, n = A.shape
-    R, periods, why = certificate(metric, injectivity_radius, periods)
+    R, periods, why, region = certificate(metric, injectivity_radius, periods)
+    apart = np.zeros(m, bool) if region is None else ~region(A, B)
+
+    def checked() -> np.ndarray:
+        return (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12) & ~apart
+
     field = geodesic_field(metric)
     targets = _lifts(B, A, periods)
     cums = [segment_lengths(field, A, T) for T in targets]
@@ -216,7 +221,7 @@ def _solve(
             sel = todo[better]
             dist[sel], vel[sel], rsn[sel] = L[better], V[better], reason[better]
             if R is not None:
-                certified = (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12)
+                certified = checked()
     # a geodesic found but not certified: the other way round (minus its velocity), as on a sphere near antipodes
     if R is not None:
         for T in targets:
@@ -231,7 +236,7 @@ def _solve(
             better = Lh < dist[todo] * (1 - 1e-9)
             sel = todo[better]
             dist[sel], vel[sel], rsn[sel] = Lh[better], V[better], reason[better]
-            certified = (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12)
+            certified = checked()
     # last resort for pairs with no geodesic yet: first guesses along each coordinate axis, both senses
     for j, T in enumerate(targets):
         for axis, sign in itertools.product(range(n), (1.0, -1.0)):
@@ -247,7 +252,7 @@ def _solve(
                 sel = todo[hit]
                 dist[sel], vel[sel], rsn[sel] = _lengths(field, A[sel], V[hit]), V[hit], reason[hit]
             if R is not None:
-                certified = (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12)
+                certified = checked()
     found = np.isfinite(dist)
     upper = np.fmin(dist, seg)
     status = np.where(certified, int(Status.SUCCESS), int(Status.MINIMALITY_UNKNOWN))
@@ -261,6 +266,11 @@ def _solve(
             reasons[i] = f"the geodesic found (length {dist[i]:.12g}) ends at a conjugate point: {_CONJUGATE}"
         elif dist[i] > seg[i] * (1 + 1e-8) + 1e-12:
             reasons[i] = f"the geodesic found (length {dist[i]:.12g}) is longer than the chart's straight segment"
+        elif apart[i]:
+            reasons[i] = (
+                f"a geodesic of length {dist[i]:.12g} was found, but x and y lie on two sides of a set where the "
+                f"metric degenerates ({why}: the certificate holds within one side)"
+            )
         elif R is None:
             reasons[i] = f"a geodesic of length {dist[i]:.12g} was found but its minimality is unknown: {why}"
         else:
