@@ -255,6 +255,29 @@ def _shoot(
     return end[:, :n], end[:, 2 * n : 2 * n + n * n].reshape(-1, n, n), res.status
 
 
+def _frames(energy: Any, X: np.ndarray) -> np.ndarray:
+    """Cholesky factors ``L`` (``G = L L^T``) of the metric at the rows of X, from ``g(v, v)`` by polarization;
+    the identity where the metric is not positive definite or not finite. Shape (rows, dim, dim)."""
+    m, n = X.shape
+    G = np.empty((m, n, n))
+    eye = np.eye(n)
+    with np.errstate(all="ignore"):
+        diag = [energy(np.concatenate([X, np.broadcast_to(eye[i], X.shape)], axis=1)) for i in range(n)]
+        for i in range(n):
+            G[:, i, i] = diag[i]
+            for j in range(i + 1, n):
+                both = energy(np.concatenate([X, np.broadcast_to(eye[i] + eye[j], X.shape)], axis=1))
+                G[:, i, j] = G[:, j, i] = (both - diag[i] - diag[j]) / 2
+    L = np.broadcast_to(eye, (m, n, n)).copy()
+    fine = np.isfinite(G).all(axis=(1, 2))
+    for r in np.flatnonzero(fine):
+        try:
+            L[r] = np.linalg.cholesky(G[r])
+        except np.linalg.LinAlgError:
+            pass
+    return L
+
+
 #: Step halvings at most per Newton iteration, and iterations over which the miss must halve.
 _HALVINGS, _STALL = 12, 6
 #: Times a first shot that leaves the chart is slowed down (by 4 each time) before Newton starts.
@@ -298,6 +321,9 @@ def _newton(
         V[out] /= 4
         P[out], J[out], st[out] = _shoot(field, A[out], V[out], rt)
     energy = geodesic_field(metric).energy
+    # orthonormal frames at the starts and the targets: the conjugate-point test reads d exp in them, so that
+    # it does not depend on the chart's scales (near sigma = 0 a chart Jacobian is very anisotropic)
+    La, Lb = _frames(energy, A), _frames(energy, B)
     todo = np.ones(m, bool)
     history = np.full((m, _STALL + 1), np.inf)  # the last misses, newest last
     for it in range(max_iter + 1):
@@ -314,11 +340,17 @@ def _newton(
         done = (sti == Status.SUCCESS) & (err <= scale[idx]) & (miss <= tol * (1.0 + length))
         left = sti != Status.SUCCESS
         rough = ~left & ~np.isfinite(Ji).all(axis=(1, 2))
-        sv = np.linalg.svd(np.where(np.isfinite(Ji), Ji, 0.0), compute_uv=False)
+        Jf = np.where(np.isfinite(Ji), Ji, 0.0)
+        with np.errstate(all="ignore"):
+            Jo = np.swapaxes(Lb[idx], 1, 2) @ Jf @ np.swapaxes(np.linalg.inv(La[idx]), 1, 2)
+        Jo = np.where(np.isfinite(Jo).all(axis=(1, 2))[:, None, None], Jo, Jf)
+        sv = np.linalg.svd(Jo, compute_uv=False)
         ratio = sv[:, -1] / np.maximum(sv[:, 0], 1e-300)
-        # conjugate points: singular at the answer (the Jacobian is integrated to ~rt);
-        # on the way, only a numerically singular Jacobian stops the iteration
-        conjugate = ~left & ~rough & done & (ratio <= 1e-6)
+        # conjugate points: d exp singular at the answer; in orthonormal frames the radial singular value is 1
+        # (Gauss lemma) and the others are |J(1)| of unit Jacobi fields, so the smallest one is tested
+        # absolutely (on a Hadamard manifold it is >= 1). On the way, only a numerically singular Jacobian
+        # stops the iteration.
+        conjugate = ~left & ~rough & done & (sv[:, -1] <= 1e-6)
         singular = ~left & ~rough & ~conjugate & (ratio <= 1e-14)
         for r in np.flatnonzero(left):
             reason[idx[r]] = f"the geodesic left the chart ({Status(int(sti[r])).name})"

@@ -185,6 +185,44 @@ def _attempt(
     return V, L, reason
 
 
+def _target_homotopy(
+    metric: Metric, A: np.ndarray, T: np.ndarray, V0: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newton along a path of targets that starts at a solved problem.
+
+    The shot ``V0`` is halved (at most 20 times) until it stays in the chart and lands within the chart
+    distance ``|T - A|`` of ``A``, at ``P``; then the targets ``P + (k / 16)(T - P)``, k = 1..16, are
+    solved in turn, each from the previous answer.
+    """
+    m = A.shape[0]
+    V = np.array(V0, dtype=float)
+    reach = np.linalg.norm(T - A, axis=1)
+    P = np.full_like(A, np.nan)
+    pending = np.arange(m)
+    for _ in range(21):
+        ends = geodesic(metric, A[pending], V[pending], (0.0, 1.0))
+        good = (ends.status == Status.SUCCESS) & (np.linalg.norm(ends.xs[-1] - A[pending], axis=1) <= reach[pending])
+        P[pending[good]] = ends.xs[-1][good]
+        pending = pending[~good]
+        if pending.size == 0:
+            break
+        V[pending] /= 2
+    reason = np.full(m, "no shot from x stayed in the chart near x (target homotopy)", dtype=object)
+    alive = np.flatnonzero(np.isfinite(P).all(axis=1))
+    for k in range(1, 17):
+        if alive.size == 0:
+            break
+        target = P[alive] + (k / 16) * (T[alive] - P[alive])
+        Vk, rk = _newton(metric, A[alive], target, V[alive], tol, max_iter)
+        V[alive] = Vk
+        reason[alive] = [f"target homotopy, stage {k} of 16: {r}" if r != _OK else r for r in rk]
+        ok = (rk == _OK) | ((rk == _CONJUGATE) & (k == 16))
+        if k == 16:
+            reason[alive[rk == _CONJUGATE]] = _CONJUGATE
+        alive = alive[ok]
+    return V, reason
+
+
 def _solve(
     metric: Metric, A: np.ndarray, B: np.ndarray, tol: float, max_iter: int,
     injectivity_radius: float | None, periods: tuple[float | None, ...] | None,
@@ -237,22 +275,27 @@ def _solve(
             sel = todo[better]
             dist[sel], vel[sel], rsn[sel] = Lh[better], V[better], reason[better]
             certified = checked()
-    # last resort for pairs with no geodesic yet: first guesses along each coordinate axis, both senses
+    # last resort for pairs with no geodesic yet: first guesses along each coordinate axis, both senses, each
+    # shot directly and, failing that, by a homotopy in the target from the point that shot reaches
     for j, T in enumerate(targets):
         for axis, sign in itertools.product(range(n), (1.0, -1.0)):
-            todo = np.flatnonzero(~np.isfinite(dist))
-            if todo.size == 0:
-                break
-            D = np.zeros((todo.size, n))
-            D[:, axis] = sign
-            guess = _scaled(field, A[todo], D, cums[j][todo, -1])
-            V, reason = _newton(metric, A[todo], T[todo], guess, tol, max_iter)
-            hit = (reason == _OK) | (reason == _CONJUGATE)
-            if hit.any():
-                sel = todo[hit]
-                dist[sel], vel[sel], rsn[sel] = _lengths(field, A[sel], V[hit]), V[hit], reason[hit]
-            if R is not None:
-                certified = checked()
+            for homotopy in (False, True):
+                todo = np.flatnonzero(~np.isfinite(dist))
+                if todo.size == 0:
+                    break
+                D = np.zeros((todo.size, n))
+                D[:, axis] = sign
+                guess = _scaled(field, A[todo], D, cums[j][todo, -1])
+                if homotopy:
+                    V, reason = _target_homotopy(metric, A[todo], T[todo], guess, tol, max_iter)
+                else:
+                    V, reason = _newton(metric, A[todo], T[todo], guess, tol, max_iter)
+                hit = (reason == _OK) | (reason == _CONJUGATE)
+                if hit.any():
+                    sel = todo[hit]
+                    dist[sel], vel[sel], rsn[sel] = _lengths(field, A[sel], V[hit]), V[hit], reason[hit]
+                if R is not None:
+                    certified = checked()
     found = np.isfinite(dist)
     upper = np.fmin(dist, seg)
     status = np.where(certified, int(Status.SUCCESS), int(Status.MINIMALITY_UNKNOWN))
@@ -405,7 +448,11 @@ _NOTES = """How a pair is solved and certified (all pairs of a batch together, i
        ``y``: the same from ``y`` to ``x`` (the geodesic turned around and polished by Newton from
        ``x``); with periodic coordinates, the other lifts of ``y``; minus the velocity found (the
        other way round, as near antipodes on a sphere); last, for pairs with no geodesic yet, first
-       guesses along each coordinate axis in both senses.
+       guesses along each coordinate axis in both senses, shot directly and, failing that, by a
+       homotopy in the target: the shot is halved until it lands within ``|y - x|`` of ``x``, at ``p``,
+       then the targets ``p + (k/16)(y - p)`` are solved in turn (two Gaussians with ``sigma = 1e-3``
+       and means 6 apart: every shot along the chart segment dives into ``sigma = 0``; straight up in
+       ``sigma`` and down to ``y`` finds the half-circle).
     4. The geodesic is certified minimizing (``SUCCESS``) when it is shorter than the injectivity radius
        (given, or known to the catalogue: the sphere of radius a, pi a; the hyperbolic plane, the
        Gaussian's Fisher-Rao metric and Euclidean space, infinite) and not longer than ``S``. Without
@@ -415,9 +462,9 @@ _NOTES = """How a pair is solved and certified (all pairs of a batch together, i
        is about the chart's region and is not used with ``periods``. Otherwise ``MINIMALITY_UNKNOWN``.
 
     Bounded work: per pair, lift and start at most ``(1 + 4 + 16) * max_iter`` Newton iterations (a
-    start from ``y`` adds one polishing run), each iteration at most 13 shots, each shot an adaptive
-    integration of at most 1e6 steps (``Dopri5.max_steps``); at most ``2 ** k`` lifts for ``k <= 3``
-    periodic coordinates and ``2 * dim`` axis starts.
+    start from ``y`` adds one polishing run, a target homotopy 16 runs of ``max_iter``), each iteration
+    at most 13 shots, each shot an adaptive integration of at most 1e6 steps (``Dopri5.max_steps``); at
+    most ``2 ** k`` lifts for ``k <= 3`` periodic coordinates and ``2 * dim`` axis starts.
     """
 
 
