@@ -303,6 +303,24 @@ def test_flat_and_hyperbolic_hand_written_metrics_are_certified():
     assert res.distances == pytest.approx(1.0)  # (1, -1) G (1, -1)^T = 2 - 2 + 1
 
 
+def test_one_dimension_is_certified():
+    # known mean: g = 2 / sigma^2, d = sqrt(2) |log(sigma2 / sigma1)|
+    sigma = sp.Symbol("sigma", positive=True)
+    g = Metric(Chart("scale", (sigma,)), sp.Matrix([[2 / sigma**2]]))
+    res = distance(g, [[1e-3], [5.0]], [[1.0], [0.2]], full_output=True)
+    assert res.summary() == {"SUCCESS": 2} and "one dimension" in res.reasons[0]
+    np.testing.assert_allclose(res.distances, np.sqrt(2) * np.abs(np.log([1e3, 0.04])), rtol=1e-9)
+
+
+def test_log_map_full_output(gauss):
+    A, B = np.array([[0.0, 1e-3], [1.0, 2.0]]), np.array([[1.0, 1.0], [1.0, 0.5]])
+    res = log_map(gauss, A, B, full_output=True)
+    assert isinstance(res, DistanceResult) and res.velocities.shape == (2, 2)
+    np.testing.assert_allclose(exp_map(gauss, A, res.velocities, rtol=1e-12, atol=1e-16), B, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(res.distances, fisher_rao(A, B), rtol=1e-9)
+    assert "DistanceResult" in repr(res) and "2 success" in res._repr_html_()
+
+
 def test_empty_batch(sphere):
     assert distance(sphere, np.zeros((0, 2)), np.zeros((0, 2))).shape == (0,)
     assert log_map(sphere, np.zeros((0, 2)), np.zeros((0, 2))).shape == (0, 2)

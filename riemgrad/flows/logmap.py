@@ -230,7 +230,8 @@ def _solve(
     """Distances, velocities, upper bounds, statuses and reasons of the pairs (rows of A, B).
 
     Starts, in order, for the pairs not yet certified: the nearest lift of y from x, then from y, then
-    each other lift from x and from y. The shortest geodesic reaching y is kept."""
+    each other lift from x and from y (without a radius to certify against, the start from y only for
+    pairs with no geodesic yet). The shortest geodesic reaching y is kept."""
     m, n = A.shape
     R, periods, why, region = certificate(metric, injectivity_radius, periods)
     apart = np.zeros(m, bool) if region is None else ~region(A, B)
@@ -248,7 +249,8 @@ def _solve(
     certified = np.zeros(m, bool)
     for j, T in enumerate(targets):
         for backward in (False, True):
-            todo = np.flatnonzero(~certified)
+            # without a radius nothing can be certified: the start from y only for pairs with no geodesic yet
+            todo = np.flatnonzero(~certified if R is not None or not backward else ~np.isfinite(dist))
             if todo.size == 0:
                 break
             V, L, reason = _attempt(metric, field, A[todo], T[todo], cums[j][todo], backward, tol, max_iter)
