@@ -417,7 +417,8 @@ _COMMON_PARAMS = """metric : Metric
     x, y : array_like, shape (dim,) or (batch, dim)
         Base points and targets (chart components), same shape, in the chart's domain.
     tol : float
-        A shot has reached ``y`` when ``|exp_x(v) - y| <= tol * (1 + |y|)`` (chart components).
+        A shot has reached ``y`` when its miss ``F = exp_x(v) - y`` has ``|F| <= tol * (1 + |y|)`` (chart
+        components) and ``sqrt(g_y(F, F)) <= tol * (1 + |v|_g)`` (in the metric at ``y``).
     max_iter : int
         Newton iterations at most per run (each iteration halves its step at most 12 times; a run
         whose miss does not halve in 6 iterations stops and the next start is tried).
@@ -430,7 +431,8 @@ _COMMON_PARAMS = """metric : Metric
         the two lifts of ``y`` nearest ``x`` per periodic coordinate (at most 3 periodic coordinates).
         Default: the catalogue's, else none.
     full_output : bool
-        Return a :class:`DistanceResult` (per-pair status, reason, upper bound), never raising for a pair.
+        Return a :class:`~riemgrad.flows.DistanceResult` (per-pair status, reason, upper bound), never
+        raising for a pair.
     """
 
 _NOTES = """How a pair is solved and certified (all pairs of a batch together, in batched shots):
@@ -492,7 +494,7 @@ def log_map(
         Shaped like ``x``: ``exp_map(metric, x, v) == y`` along a geodesic certified minimizing. In a batch,
         rows of pairs that could not be certified are NaN and a :class:`~riemgrad.errors.MinimalityWarning`
         says how many (before this version a batch raised on the first such pair). With
-        ``full_output=True``, the :class:`DistanceResult` (``.velocities``).
+        ``full_output=True``, the :class:`~riemgrad.flows.DistanceResult` (``.velocities``).
 
     Raises
     ------
@@ -501,7 +503,7 @@ def log_map(
     ConvergenceError
         For a single pair (``x`` of shape ``(dim,)``) that could not be certified, e.g. antipodes on a
         sphere (conjugate points: the geodesic is not unique); the message says why, and the error's
-        ``result`` attribute holds the :class:`DistanceResult`.
+        ``result`` attribute holds the :class:`~riemgrad.flows.DistanceResult`.
     SolverSettingsError
         If ``tol``, ``max_iter``, ``injectivity_radius`` or ``periods`` is invalid.
 
@@ -545,7 +547,7 @@ def distance(
         A float for a single pair, an array of shape ``(batch,)`` for a batch, in which pairs that could
         not be certified are NaN and a :class:`~riemgrad.errors.MinimalityWarning` says how many (before
         this version a batch raised on the first such pair). With ``full_output=True``, the
-        :class:`DistanceResult`: ``.distances``, ``.status``, ``.upper_bounds``, ``.reasons`` per pair.
+        :class:`~riemgrad.flows.DistanceResult`: ``.distances``, ``.status``, ``.upper_bounds``, ``.reasons`` per pair.
 
     Raises
     ------
@@ -553,7 +555,7 @@ def distance(
         If a point of ``x`` or ``y`` lies outside the chart's domain (or is not finite).
     ConvergenceError
         For a single pair that could not be certified; the error's ``result`` attribute holds the
-        :class:`DistanceResult` with the upper bound.
+        :class:`~riemgrad.flows.DistanceResult` with the upper bound.
     SolverSettingsError
         If ``tol``, ``max_iter``, ``injectivity_radius`` or ``periods`` is invalid.
 
