@@ -2,8 +2,9 @@
 
 :func:`log_map` and :func:`distance` shoot geodesics (damped Newton on
 ``v -> exp_x(v) - y``, see :mod:`riemgrad.flows.geodesics`) from several
-starts, keep the shortest geodesic that reaches the target, and certify that it
-is minimizing (:func:`_certificate`); every pair gets a status, and a batch is
+starts (:mod:`riemgrad.flows._shooting`), keep the shortest geodesic that
+reaches the target, and certify that it is minimizing
+(:mod:`riemgrad.flows._certify`); every pair gets a status, and a batch is
 never sunk by one pair. The work per pair is bounded: see :func:`distance`.
 """
 
@@ -19,18 +20,17 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvergenceError, DomainError, MinimalityWarning, SolverSettingsError
-from ..kernels import GeodesicField, geodesic_field
+from ..kernels import geodesic_field
 from ..symbolic import Chart, Metric
-from ._certify import PANELS, certificate, segment_lengths
+from ._certify import certificate, segment_lengths
 from ._display import _chart_text, fmt_range, html_table
-from .geodesics import _CONJUGATE, _newton, _pair, geodesic
+from ._shooting import OK, attempt, lengths, lifts, scaled, target_homotopy
+from .geodesics import _CONJUGATE, _newton, _pair
 from .results import Status, _StatusSummary
 
 __all__ = ["DistanceResult", "log_map", "distance"]
 
-#: Continuation stages tried, in order, for a pair whose direct shot fails (targets along the chart segment).
-STAGES = (4, 16)
-_OK = "ok"
+_OK = OK
 
 
 @dataclass(frozen=True)
@@ -90,139 +90,6 @@ class DistanceResult(_StatusSummary):
         )
 
 
-def _scaled(field: GeodesicField, A: np.ndarray, D: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """The chart direction D at A scaled to metric length ``length`` (D itself where that is not finite)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        norm = np.sqrt(field.energy(np.concatenate([A, D], axis=1)))
-        f = length / norm
-    f = np.where(np.isfinite(f) & (f > 0), f, 1.0)
-    return D * f[:, None]
-
-
-# ----------------------------------------------------------------------------------------- shooting
-
-
-def _shoot_rows(
-    metric: Metric, field: GeodesicField, A: np.ndarray, T: np.ndarray, cum: np.ndarray, tol: float, max_iter: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Newton from the scaled chart difference, then continuation along the chart segment for the failures.
-
-    ``cum`` holds the segment's cumulative lengths at s = k/16. Continuation with n stages shoots at
-    A + (k/n)(T - A), each stage's answer scaled by the ratio of segment lengths as the next guess.
-    Returns the velocities and, per row, "ok", the conjugate-point message, or why it failed.
-    """
-    V, reason = _newton(metric, A, T, _scaled(field, A, T - A, cum[:, -1]), tol, max_iter)
-    for stages in STAGES:
-        retry = np.flatnonzero((reason != _OK) & (reason != _CONJUGATE))
-        if retry.size == 0:
-            break
-        Ar, Tr, cr = A[retry], T[retry], cum[retry]
-        Vr = np.zeros_like(Ar)
-        alive = np.ones(retry.size, bool)
-        for k in range(1, stages + 1):
-            live = np.flatnonzero(alive)
-            target = Ar[live] + (k / stages) * (Tr[live] - Ar[live])
-            s_k = cr[live, k * PANELS // stages]
-            if k == 1:
-                guess = _scaled(field, Ar[live], target - Ar[live], s_k)
-            else:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    ratio = s_k / cr[live, (k - 1) * PANELS // stages]
-                ratio = np.where(np.isfinite(ratio) & (ratio > 0), ratio, k / (k - 1))
-                guess = Vr[live] * ratio[:, None]
-            Vk, rk = _newton(metric, Ar[live], target, guess, tol, max_iter)
-            Vr[live] = Vk
-            alive[live[(rk != _OK) & ((rk != _CONJUGATE) | (k < stages))]] = False
-            if k == stages:
-                reason[retry[live]] = rk
-        V[retry[alive]] = Vr[alive]
-    return V, reason
-
-
-def _lifts(B: np.ndarray, A: np.ndarray, periods: Sequence[float | None]) -> list[np.ndarray]:
-    """Targets equivalent to B under the periods, nearest first: per periodic coordinate, the lift nearest A
-    (``|y_i - x_i| <= p / 2``) and the nearest on the other side."""
-    choices = []
-    for i, p in enumerate(periods):
-        if p is None:
-            choices.append([B[:, i]])
-            continue
-        near = B[:, i] + p * np.round((A[:, i] - B[:, i]) / p)
-        other = near + p * np.where(near > A[:, i], -1.0, 1.0)
-        choices.append([near, other])
-    return [np.stack(c, axis=1) for c in itertools.product(*choices)]
-
-
-def _lengths(field: GeodesicField, A: np.ndarray, V: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(field.energy(np.concatenate([A, V], axis=1)), 0.0))
-
-
-def _attempt(
-    metric: Metric, field: GeodesicField, A: np.ndarray, T: np.ndarray, cum: np.ndarray, backward: bool,
-    tol: float, max_iter: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """One start for every row: velocities, lengths (inf where the target was not reached) and reasons.
-
-    Backward: shoot from T to A, turn the geodesic around (minus its velocity at time 1) and polish that
-    velocity with Newton from A."""
-    L = np.full(A.shape[0], np.inf)
-    if not backward:
-        V, reason = _shoot_rows(metric, field, A, T, cum, tol, max_iter)
-    else:
-        V, reason = np.full_like(A, np.nan), np.full(A.shape[0], "", dtype=object)
-        Vb, rb = _shoot_rows(metric, field, T, A, cum[:, -1:] - cum[:, ::-1], tol, max_iter)
-        reason[:] = ["from y: " + str(r) for r in rb]
-        ok = np.flatnonzero((rb == _OK) | (rb == _CONJUGATE))
-        if ok.size:
-            ends = geodesic(metric, T[ok], Vb[ok], (0.0, 1.0))
-            turned = -ends.vs[-1]
-            rows = ok[np.isfinite(turned).all(axis=1)]
-            Vp, rp = _newton(metric, A[rows], T[rows], turned[np.isfinite(turned).all(axis=1)], tol, max_iter)
-            V[rows], reason[rows] = Vp, rp
-    hit = np.flatnonzero((reason == _OK) | (reason == _CONJUGATE))
-    if hit.size:
-        L[hit] = _lengths(field, A[hit], V[hit])
-    return V, L, reason
-
-
-def _target_homotopy(
-    metric: Metric, A: np.ndarray, T: np.ndarray, V0: np.ndarray, tol: float, max_iter: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Newton along a path of targets that starts at a solved problem.
-
-    The shot ``V0`` is halved (at most 20 times) until it stays in the chart and lands within the chart
-    distance ``|T - A|`` of ``A``, at ``P``; then the targets ``P + (k / 16)(T - P)``, k = 1..16, are
-    solved in turn, each from the previous answer.
-    """
-    m = A.shape[0]
-    V = np.array(V0, dtype=float)
-    reach = np.linalg.norm(T - A, axis=1)
-    P = np.full_like(A, np.nan)
-    pending = np.arange(m)
-    for _ in range(21):
-        ends = geodesic(metric, A[pending], V[pending], (0.0, 1.0))
-        good = (ends.status == Status.SUCCESS) & (np.linalg.norm(ends.xs[-1] - A[pending], axis=1) <= reach[pending])
-        P[pending[good]] = ends.xs[-1][good]
-        pending = pending[~good]
-        if pending.size == 0:
-            break
-        V[pending] /= 2
-    reason = np.full(m, "no shot from x stayed in the chart near x (target homotopy)", dtype=object)
-    alive = np.flatnonzero(np.isfinite(P).all(axis=1))
-    for k in range(1, 17):
-        if alive.size == 0:
-            break
-        target = P[alive] + (k / 16) * (T[alive] - P[alive])
-        Vk, rk = _newton(metric, A[alive], target, V[alive], tol, max_iter)
-        V[alive] = Vk
-        reason[alive] = [f"target homotopy, stage {k} of 16: {r}" if r != _OK else r for r in rk]
-        ok = (rk == _OK) | ((rk == _CONJUGATE) & (k == 16))
-        if k == 16:
-            reason[alive[rk == _CONJUGATE]] = _CONJUGATE
-        alive = alive[ok]
-    return V, reason
-
-
 def _solve(
     metric: Metric, A: np.ndarray, B: np.ndarray, tol: float, max_iter: int,
     injectivity_radius: float | None, periods: tuple[float | None, ...] | None,
@@ -240,7 +107,7 @@ def _solve(
         return (rsn == _OK) & (dist < R) & (dist <= seg * (1 + 1e-8) + 1e-12) & ~apart
 
     field = geodesic_field(metric)
-    targets = _lifts(B, A, periods)
+    targets = lifts(B, A, periods)
     cums = [segment_lengths(field, A, T) for T in targets]
     seg = np.min([c[:, -1] for c in cums], axis=0)
     dist, vel = np.full(m, np.inf), np.full((m, n), np.nan)
@@ -253,7 +120,7 @@ def _solve(
             todo = np.flatnonzero(~certified if R is not None or not backward else ~np.isfinite(dist))
             if todo.size == 0:
                 break
-            V, L, reason = _attempt(metric, field, A[todo], T[todo], cums[j][todo], backward, tol, max_iter)
+            V, L, reason = attempt(metric, field, A[todo], T[todo], cums[j][todo], backward, tol, max_iter)
             for i, r in zip(todo, reason):
                 if r not in (_OK, _CONJUGATE):
                     failures[i].add(str(r))
@@ -272,7 +139,7 @@ def _solve(
             hit = (reason == _OK) | (reason == _CONJUGATE)
             Lh = np.full(todo.size, np.inf)
             if hit.any():
-                Lh[hit] = _lengths(field, A[todo[hit]], V[hit])
+                Lh[hit] = lengths(field, A[todo[hit]], V[hit])
             better = Lh < dist[todo] * (1 - 1e-9)
             sel = todo[better]
             dist[sel], vel[sel], rsn[sel] = Lh[better], V[better], reason[better]
@@ -287,15 +154,15 @@ def _solve(
                     break
                 D = np.zeros((todo.size, n))
                 D[:, axis] = sign
-                guess = _scaled(field, A[todo], D, cums[j][todo, -1])
+                guess = scaled(field, A[todo], D, cums[j][todo, -1])
                 if homotopy:
-                    V, reason = _target_homotopy(metric, A[todo], T[todo], guess, tol, max_iter)
+                    V, reason = target_homotopy(metric, A[todo], T[todo], guess, tol, max_iter)
                 else:
                     V, reason = _newton(metric, A[todo], T[todo], guess, tol, max_iter)
                 hit = (reason == _OK) | (reason == _CONJUGATE)
                 if hit.any():
                     sel = todo[hit]
-                    dist[sel], vel[sel], rsn[sel] = _lengths(field, A[sel], V[hit]), V[hit], reason[hit]
+                    dist[sel], vel[sel], rsn[sel] = lengths(field, A[sel], V[hit]), V[hit], reason[hit]
                 if R is not None:
                     certified = checked()
     found = np.isfinite(dist)
