@@ -31,6 +31,8 @@ _SUBMODULES = {
 _ATTRIBUTES = {
     "check_invariance": "checks",
     "compare_closed_form": "checks",
+    "convergence_rate": "checks",
+    "DistanceResult": "flows",
     "RiemgradError": "errors",
     **dict.fromkeys(
         ["DescentResult", "FlowResult", "GeodesicResult", "Status", "descend", "distance", "exp_map", "geodesic",
@@ -71,10 +73,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDEs
     from . import errors, families, models, preconditioners, spaces
-    from .checks import check_invariance, compare_closed_form
+    from .checks import check_invariance, compare_closed_form, convergence_rate
     from .errors import RiemgradError
     from .flows import (
         DescentResult,
+        DistanceResult,
         FlowResult,
         GeodesicResult,
         Status,
@@ -165,3 +168,4 @@ __all__ = [
 ]
 __all__ += ["generalized_gauss_newton_metric", "fisher_comparison", "FisherComparison", "js_divergence"]
 __all__ += ["neural_tangent_kernel"]
+__all__ += ["convergence_rate", "DistanceResult"]

@@ -43,6 +43,7 @@ __all__ = [
     "RiemgradWarning",
     "ExactCheckSkippedWarning",
     "SimplificationSkippedWarning",
+    "MinimalityWarning",
     "BudgetExceededError",
     "MissingDependencyError",
     "DataError",
@@ -162,6 +163,14 @@ class ExactCheckSkippedWarning(RiemgradWarning):
 
 class SimplificationSkippedWarning(RiemgradWarning):
     """A simplification ran past its budget; the exact, unsimplified expression was kept."""
+
+
+class MinimalityWarning(RiemgradWarning):
+    """Some pairs of a batched ``distance`` or ``log_map`` were not certified minimizing; their entries are NaN.
+
+    Pass ``full_output=True`` for a :class:`~riemgrad.flows.DistanceResult` with a status, an upper bound and a
+    reason per pair.
+    """
 
 
 class MissingDependencyError(RiemgradError, ImportError):

@@ -8,7 +8,10 @@ Calling a function twice gives equal charts, so the results can be combined:
 ``euclidean(3).pullback(sphere_embedding())`` is ``sphere()``.
 
 :data:`CATALOGUE` maps a readable name to a zero-argument constructor of every
-metric here, for contract tests that run over all of them.
+metric here, for contract tests that run over all of them. :func:`known_geometry`
+gives what is known globally about a catalogue metric (its injectivity radius,
+its periodic coordinates), which :func:`riemgrad.distance` uses to certify that
+a geodesic is the shortest curve.
 
 Examples
 --------
@@ -29,12 +32,15 @@ from typing import Any
 
 import sympy as sp
 
+from ._global_geometry import KnownGeometry, known_geometry
 from .errors import ArgumentTypeError, IndefiniteMetricError, ShapeError
 from .symbolic import Chart, ChartMap, Metric, euclidean_metric
 from .symbolic import as_expression as as_expr
 
 __all__ = [
     "CATALOGUE",
+    "KnownGeometry",
+    "known_geometry",
     "cartesian_chart",
     "euclidean",
     "polar_plane",

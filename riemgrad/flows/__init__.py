@@ -12,6 +12,7 @@ a field over a grid of parameter values x starting points.
 
 from . import preconditioners
 from .geodesics import GeodesicResult, distance, exp_map, geodesic, log_map
+from .logmap import DistanceResult
 from .results import DescentResult, FlowResult, Status
 from .solve import descend, solve_flow
 from .steppers import RK4, STEPPERS, Dopri5, Euler, FixedStep, Heun
@@ -34,6 +35,7 @@ __all__ = [
     "log_map",
     "distance",
     "GeodesicResult",
+    "DistanceResult",
     "sweep",
     "SweepResult",
 ]

@@ -9,14 +9,13 @@ from the variational equations, all shots of one iteration in one batch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConvergenceError, DomainError, ShapeError, SolverSettingsError
+from ..errors import DomainError, ShapeError
 from ..kernels import GeodesicField, geodesic_field, require_metric
 from ..symbolic import Chart, Metric
 from ._lazy import is_dask_array
@@ -25,7 +24,7 @@ from .results import Status, _StatusSummary
 from .solve import solve_flow
 from .steppers import Dopri5, Stepper
 
-__all__ = ["geodesic", "exp_map", "log_map", "distance", "GeodesicResult"]
+__all__ = ["geodesic", "exp_map", "log_map", "distance", "GeodesicResult", "DistanceResult"]
 
 
 @dataclass(frozen=True)
@@ -241,112 +240,48 @@ def exp_map(metric: Metric, x: Any, v: Any, *, rtol: float = 1e-10, atol: float 
     return res.xs[-1]
 
 
-def _shoot(metric: Metric, A: np.ndarray, V: np.ndarray, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _shoot(
+    field: GeodesicField, A: np.ndarray, V: np.ndarray, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """End points at t = 1 of the geodesics from the rows of A with velocities V, their Jacobians
-    d x(1) / d v (integrated along, from the variational equations) and the statuses."""
-    n = metric.dim
+    d x(1) / d v (integrated along, from the variational equations) and the statuses.
+
+    ``field`` is ``geodesic_field(metric, variational=True)`` (looked up once by the caller)."""
+    n = A.shape[1]
     eye = np.broadcast_to(np.eye(n).reshape(1, -1), (A.shape[0], n * n))
     state = np.concatenate([A, V, np.zeros((A.shape[0], n * n)), eye], axis=1)
-    field = geodesic_field(metric, variational=True)
-    res = solve_flow(field, state, (0.0, 1.0), stepper=Dopri5(rtol=rtol, atol=rtol * 1e-2))
+    res = solve_flow(field, state, (0.0, 1.0), stepper=Dopri5(rtol=rtol, atol=rtol * 1e-4))
     end = res.xs[-1]
     return end[:, :n], end[:, 2 * n : 2 * n + n * n].reshape(-1, n, n), res.status
 
 
-def log_map(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9, max_iter: int = 50) -> np.ndarray:
-    """The logarithm map: the velocity ``v`` at ``x`` with ``exp_map(metric, x, v) == y``.
+def _frames(energy: Any, X: np.ndarray) -> np.ndarray:
+    """Cholesky factors ``L`` (``G = L L^T``) of the metric at the rows of X, from ``g(v, v)`` by polarization;
+    the identity where the metric is not positive definite or not finite. Shape (rows, dim, dim)."""
+    m, n = X.shape
+    G = np.empty((m, n, n))
+    eye = np.eye(n)
+    with np.errstate(all="ignore"):
+        diag = [energy(np.concatenate([X, np.broadcast_to(eye[i], X.shape)], axis=1)) for i in range(n)]
+        for i in range(n):
+            G[:, i, i] = diag[i]
+            for j in range(i + 1, n):
+                both = energy(np.concatenate([X, np.broadcast_to(eye[i] + eye[j], X.shape)], axis=1))
+                G[:, i, j] = G[:, j, i] = (both - diag[i] - diag[j]) / 2
+    L = np.broadcast_to(eye, (m, n, n)).copy()
+    fine = np.isfinite(G).all(axis=(1, 2))
+    for r in np.flatnonzero(fine):
+        try:
+            L[r] = np.linalg.cholesky(G[r])
+        except np.linalg.LinAlgError:
+            pass
+    return L
 
-    Found by shooting: Newton's method on ``v -> exp_x(v) - y`` from ``v = y - x``
-    (the chart difference), with the Jacobian of the exponential map integrated
-    along each shot (the variational equations; all shots of an iteration in
-    one batch) and a step halved until the miss shrinks. Pairs that fail are retried by
-    continuation along the chart segment from ``x`` to ``y`` (4, then 16
-    intermediate targets). The answer is the geodesic the
-    iteration reaches; it is the minimizing one when ``y`` lies within the
-    injectivity radius of ``x`` and the start is close enough, as for nearby
-    points.
 
-    Parameters
-    ----------
-    metric : Metric
-    x, y : array_like, shape (dim,) or (batch, dim)
-        Base points and targets, same shape.
-    tol : float
-        Convergence when ``|exp_x(v) - y| <= tol * (1 + |y|)`` (chart components).
-    max_iter : int
-        Newton iterations at most.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shaped like ``x``.
-
-    Raises
-    ------
-    DomainError
-        If a point of ``x`` or ``y`` lies outside the chart's domain (or is not finite).
-    ConvergenceError
-        If the iteration does not converge for some pair, or the exponential map
-        is singular at the answer (conjugate points such as antipodes on a sphere,
-        where the geodesic is not unique); the message names the pair.
-
-    Examples
-    --------
-    >>> import numpy as np, sympy as sp
-    >>> from riemgrad import Chart, Metric, exp_map, log_map
-    >>> x = sp.Symbol("x", real=True)
-    >>> y = sp.Symbol("y", positive=True)
-    >>> half_plane = Metric(Chart("half_plane", (x, y)), sp.diag(1 / y**2, 1 / y**2))
-    >>> v = log_map(half_plane, [0.0, 1.0], [1.0, 1.0])
-    >>> np.allclose(exp_map(half_plane, [0.0, 1.0], v), [1.0, 1.0])
-    True
-    """
-    A, B, batch = _pair(metric, x, y, ("x", "y"))
-    for pts, name in ((A, "x"), (B, "y")):
-        inside = metric.chart.in_domain(pts)
-        if not inside.all():
-            bad = pts[np.flatnonzero(~inside)[0]].tolist()
-            raise DomainError(
-                f"`{name}` must lie in the domain of chart {metric.chart.name!r} {metric.chart.coords} (finite, "
-                f"with the coordinates' sign assumptions); got {bad}. Map the point into this chart first."
-            )
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise SolverSettingsError(f"`tol` must be a positive number; got {tol!r}.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise SolverSettingsError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
-    m, n = A.shape
-    V, reason = _newton(metric, A, B, B - A, tol, max_iter)
-    # far or strongly curved pairs: continuation along the chart segment a -> b, in 4 then 16 stages,
-    # each stage's answer scaled up as the next one's first guess
-    for stages in (4, 16):
-        retry = np.flatnonzero((reason != "ok") & (reason != _CONJUGATE))
-        if retry.size == 0:
-            break
-        Ar, Br = A[retry], B[retry]
-        Vr = np.zeros_like(Ar)
-        alive = np.ones(retry.size, bool)
-        for k in range(1, stages + 1):
-            live = np.flatnonzero(alive)
-            target = Ar[live] + (k / stages) * (Br[live] - Ar[live])
-            guess = (target - Ar[live]) if k == 1 else Vr[live] * (k / (k - 1))
-            Vk, rk = _newton(metric, Ar[live], target, guess, tol, max_iter)
-            Vr[live] = Vk
-            alive[live[rk != "ok"]] = False
-            if k == stages:
-                reason[retry[live]] = rk
-        reason[retry[~alive]] = np.where(reason[retry[~alive]] == "ok", "", reason[retry[~alive]])
-        V[retry[alive]] = Vr[alive]
-    bad = np.flatnonzero(reason != "ok")
-    if bad.size:
-        i = bad[0]
-        why = reason[i] or f"no convergence in {max_iter} iterations"
-        raise ConvergenceError(
-            f"log_map: shooting from x = {A[i].tolist()} to y = {B[i].tolist()} failed: {why} "
-            f"({bad.size} of {m} pairs failed). Points closer together, or within the injectivity radius, "
-            "have a unique minimizing geodesic; or raise `max_iter`."
-        )
-    return V.reshape(batch + (n,))
-
+#: Step halvings at most per Newton iteration, and iterations over which the miss must halve.
+_HALVINGS, _STALL = 12, 6
+#: Times a first shot that leaves the chart is slowed down (by 4 each time) before Newton starts.
+_SHRINKS = 10
 
 _CONJUGATE = (
     "the exponential map is singular there (conjugate points: the geodesic to y is not unique, e.g. antipodes on "
@@ -358,51 +293,94 @@ def _newton(
     metric: Metric, A: np.ndarray, B: np.ndarray, V0: np.ndarray, tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Damped Newton on ``v -> exp_a(v) - b`` for every pair at once; the velocities and, per pair,
-    "ok" or why it failed."""
+    "ok" or why it failed.
+
+    Converged: the miss ``F = exp_a(v) - b`` satisfies ``|F| <= tol (1 + |b|)`` in chart components and
+    ``sqrt(g_b(F, F)) <= tol (1 + |v|_g)`` in the metric at the target (so the length is accurate to about
+    ``tol`` relative also where the metric is large, near a chart's boundary). A first shot that leaves the
+    chart is slowed down by 4, at most ``_SHRINKS`` times.
+
+    Each iteration solves with the Jacobian of the current shot and halves a pair's step (at most
+    ``_HALVINGS`` times) until its miss shrinks and the shot stays in the chart; the accepted trial shot,
+    integrated with its Jacobian, is the next iteration's current shot. At most ``max_iter`` iterations;
+    a pair whose miss did not halve over ``_STALL`` iterations stops ("stalled": a continuation or
+    another start does better than crawling on)."""
     m, n = A.shape
     rt = min(1e-11, tol * 1e-2)
+    field = geodesic_field(metric, variational=True)
     V = np.array(V0, dtype=float)
     scale = tol * (1.0 + np.linalg.norm(B, axis=1))
-    todo = np.ones(m, bool)
     reason = np.array([""] * m, dtype=object)
-    for _ in range(max_iter):
+    if m == 0:
+        return V, reason
+    P, J, st = _shoot(field, A, V, rt)
+    for _ in range(_SHRINKS):  # a first shot that leaves the chart (too fast near its boundary): a slower one
+        out = np.flatnonzero(st != Status.SUCCESS)
+        if out.size == 0:
+            break
+        V[out] /= 4
+        P[out], J[out], st[out] = _shoot(field, A[out], V[out], rt)
+    energy = geodesic_field(metric).energy
+    # orthonormal frames at the starts and the targets: the conjugate-point test reads d exp in them, so that
+    # it does not depend on the chart's scales (near sigma = 0 a chart Jacobian is very anisotropic)
+    La, Lb = _frames(energy, A), _frames(energy, B)
+    todo = np.ones(m, bool)
+    history = np.full((m, _STALL + 1), np.inf)  # the last misses, newest last
+    for it in range(max_iter + 1):
         idx = np.flatnonzero(todo)
         if idx.size == 0:
             break
-        Vi, Ai = V[idx], A[idx]
-        # one batch: every shot with its Jacobian d exp / d v (the variational equations)
-        P, J, st = _shoot(metric, Ai, Vi, rt)
-        F = P - B[idx]
+        F = P[idx] - B[idx]
         err = np.linalg.norm(F, axis=1)
-        done = (st == Status.SUCCESS) & (err <= scale[idx])
-        left = st != Status.SUCCESS
-        rough = ~left & ~np.isfinite(J).all(axis=(1, 2))
-        sv = np.linalg.svd(np.where(np.isfinite(J), J, 0.0), compute_uv=False)
+        history[idx] = np.concatenate([history[idx, 1:], err[:, None]], axis=1)
+        Ji, sti = J[idx], st[idx]
+        with np.errstate(invalid="ignore"):  # the miss measured by the metric at the target, against the length
+            miss = np.sqrt(np.abs(energy(np.concatenate([B[idx], F], axis=1))))
+            length = np.sqrt(np.abs(energy(np.concatenate([A[idx], V[idx]], axis=1))))
+        done = (sti == Status.SUCCESS) & (err <= scale[idx]) & (miss <= tol * (1.0 + length))
+        left = sti != Status.SUCCESS
+        rough = ~left & ~np.isfinite(Ji).all(axis=(1, 2))
+        Jf = np.where(np.isfinite(Ji), Ji, 0.0)
+        with np.errstate(all="ignore"):
+            Jo = np.swapaxes(Lb[idx], 1, 2) @ Jf @ np.swapaxes(np.linalg.inv(La[idx]), 1, 2)
+        Jo = np.where(np.isfinite(Jo).all(axis=(1, 2))[:, None, None], Jo, Jf)
+        sv = np.linalg.svd(Jo, compute_uv=False)
         ratio = sv[:, -1] / np.maximum(sv[:, 0], 1e-300)
-        # conjugate points: singular at the answer (the Jacobian is integrated to ~rt);
-        # on the way, only a numerically singular Jacobian stops the iteration
-        conjugate = ~left & ~rough & done & (ratio <= 1e-6)
+        # conjugate points: d exp singular at the answer; in orthonormal frames the radial singular value is 1
+        # (Gauss lemma) and the others are |J(1)| of unit Jacobi fields, so the smallest one is tested
+        # absolutely (on a Hadamard manifold it is >= 1). On the way, only a numerically singular Jacobian
+        # stops the iteration.
+        conjugate = ~left & ~rough & done & (sv[:, -1] <= 1e-6)
         singular = ~left & ~rough & ~conjugate & (ratio <= 1e-14)
         for r in np.flatnonzero(left):
-            reason[idx[r]] = f"the geodesic left the chart ({Status(int(st[r])).name})"
+            reason[idx[r]] = f"the geodesic left the chart ({Status(int(sti[r])).name})"
         reason[idx[rough]] = "the exponential map could not be differentiated there"
         reason[idx[conjugate]] = _CONJUGATE
         reason[idx[singular]] = "the exponential map is numerically singular on the way (a very long shot)"
         ok = ~left & ~rough & ~singular & ~conjugate
         reason[idx[ok & done]] = "ok"
         todo[idx[~ok | done]] = False
-        go = np.flatnonzero(ok & ~done)
+        stalled = ok & ~done & (history[idx, -1] > 0.5 * history[idx, 0])
+        reason[idx[stalled]] = f"Newton's method stalled (its miss did not halve in {_STALL} iterations)"
+        todo[idx[stalled]] = False
+        go = np.flatnonzero(ok & ~done & ~stalled)
         if go.size == 0:
             continue
+        if it == max_iter:
+            reason[idx[go]] = f"no convergence in {max_iter} Newton iterations"
+            todo[idx[go]] = False
+            break
         # damped Newton, all pairs at once: halve a pair's step until its miss shrinks
-        step = np.linalg.solve(J[go], -F[go][..., None])[..., 0]
+        step = np.linalg.solve(Ji[go], -F[go][..., None])[..., 0]
         lam = np.ones(go.size)
         pending = np.arange(go.size)
-        for _ in range(30):
-            trial = Vi[go[pending]] + lam[pending, None] * step[pending]
-            Pn, _, sn = _shoot(metric, Ai[go[pending]], trial, rt)
-            better = (sn == Status.SUCCESS) & (np.linalg.norm(Pn - B[idx[go[pending]]], axis=1) < err[go[pending]])
-            V[idx[go[pending[better]]]] = trial[better]
+        for _ in range(_HALVINGS + 1):
+            rows = idx[go[pending]]
+            trial = V[rows] + lam[pending, None] * step[pending]
+            Pn, Jn, sn = _shoot(field, A[rows], trial, rt)
+            better = (sn == Status.SUCCESS) & (np.linalg.norm(Pn - B[rows], axis=1) < err[go[pending]])
+            acc = rows[better]
+            V[acc], P[acc], J[acc], st[acc] = trial[better], Pn[better], Jn[better], sn[better]
             pending = pending[~better]
             if pending.size == 0:
                 break
@@ -413,45 +391,4 @@ def _newton(
     return V, reason
 
 
-def distance(metric: Metric, x: Any, y: Any, *, tol: float = 1e-9) -> Any:
-    """Riemannian distance: the length ``sqrt(g_x(v, v))`` of ``v = log_map(metric, x, y)``.
-
-    This is the distance when the geodesic found is minimizing (``y`` within
-    the injectivity radius of ``x``, as for nearby points; see :func:`log_map`).
-
-    Parameters
-    ----------
-    metric : Metric
-    x, y : array_like, shape (dim,) or (batch, dim)
-    tol : float
-        Passed to :func:`log_map`.
-
-    Returns
-    -------
-    float or numpy.ndarray
-        A float for single points, an array of shape ``(batch,)`` for batches.
-
-    Raises
-    ------
-    DomainError, ConvergenceError
-        As :func:`log_map`.
-
-    Examples
-    --------
-    The Fisher-Rao distance between N(0, 1) and N(1, 1) is
-    ``sqrt(2) arccosh(1 + 1 / 4)``:
-
-    >>> import numpy as np, sympy as sp
-    >>> from riemgrad import Chart, Metric, distance
-    >>> mu = sp.Symbol("mu", real=True)
-    >>> sigma = sp.Symbol("sigma", positive=True)
-    >>> fisher = Metric(Chart("sigma", (mu, sigma)), sp.diag(1 / sigma**2, 2 / sigma**2))
-    >>> d = distance(fisher, [0.0, 1.0], [1.0, 1.0])
-    >>> round(d, 9), round(float(np.sqrt(2) * np.arccosh(1.25)), 9)
-    (0.980258143, 0.980258143)
-    """
-    V = log_map(metric, x, y, tol=tol)
-    A, Vf, batch = _pair(metric, x, V, ("x", "v"))
-    e = geodesic_field(metric).energy(np.concatenate([A, Vf], axis=1))
-    d = np.sqrt(np.maximum(e, 0.0))
-    return float(d[0]) if batch == () else d.reshape(batch)
+from .logmap import DistanceResult, distance, log_map  # noqa: E402  (re-exported; logmap uses the above)

@@ -33,7 +33,8 @@ Status.__doc__ = """What became of one starting point; each member's :attr:`mess
     ``result.status == Status.LEFT_DOMAIN`` work element-wise. The members and
     their codes come from :data:`riemgrad.kernels.abi.STATUS_CODES`:
     ``SUCCESS`` (0), ``LEFT_DOMAIN`` (1), ``NONFINITE`` (2),
-    ``SINGULAR_METRIC`` (3), ``MAX_STEPS`` (4), ``STEP_SIZE_TOO_SMALL`` (5), ``DIVERGED`` (6, descent only).
+    ``SINGULAR_METRIC`` (3), ``MAX_STEPS`` (4), ``STEP_SIZE_TOO_SMALL`` (5), ``DIVERGED`` (6, descent only),
+    and for :func:`riemgrad.distance` and :func:`riemgrad.log_map` ``MINIMALITY_UNKNOWN`` (7).
 
     Examples
     --------

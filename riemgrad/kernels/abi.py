@@ -219,6 +219,13 @@ STATUS_CODES = (
         "largest coordinate exceeded 1e10 (1 + max|x0|). Use a smaller `lr`, backtracking=True, or a "
         "preconditioner that adapts its steps (levenberg_marquardt, lbfgs with backtracking).",
     ),
+    StatusCode(
+        "MINIMALITY_UNKNOWN",
+        7,
+        "riemgrad could not establish that the distance is the length of a minimizing geodesic (no geodesic "
+        "was found, or the one found may not be the shortest); `upper_bounds` holds the shortest length "
+        "known. Pass `injectivity_radius=` or `periods=` if you know them, or split the pair at a midpoint.",
+    ),
 )
 
 #: A descent trajectory is DIVERGED when its loss ``L`` at a checked iterate satisfies
