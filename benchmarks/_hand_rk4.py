@@ -16,11 +16,12 @@ import numpy as np
 from numba import njit, prange
 
 
-def chunked_rk4(vf: Callable, *, fastmath: Any = False, statuses: bool = False, check_domain: bool = False):
-    """An ``@njit(parallel=True)`` RK4 kernel ``run(X, dt, n)`` for the 2-D field ``vf(a, b) -> (va, vb)``.
+def chunked_rk4(vf: Callable, *, fastmath: Any = False, check_domain: bool = False):
+    """An ``@njit(parallel=True)`` RK4 kernel ``run(X, dt, n) -> (states, statuses)`` for the 2-D field
+    ``vf(a, b) -> (va, vb)``.
 
-    ``X`` has shape (batch, 2). The kernel returns the final states; with ``statuses`` also an int8
-    status per trajectory, as riemgrad's: 2 if the state is not finite, 1 if ``check_domain`` and the
+    ``X`` has shape (batch, 2). The kernel returns the final states and an int8 status per
+    trajectory, as riemgrad's (the check after the run costs nothing next to the steps): 2 if the state is not finite, 1 if ``check_domain`` and the
     second coordinate is not > 0 (the sigma chart). ``fastmath`` is Numba's flag (bool or a set of
     LLVM flags); the status checks are written as fast-math may break them.
     """
@@ -52,24 +53,12 @@ def chunked_rk4(vf: Callable, *, fastmath: Any = False, statuses: bool = False, 
         out[lo : lo + m, 1] = b
 
     @njit(parallel=True, error_model="numpy", fastmath=fastmath)
-    def run_with_status(X, dt, n):
-        B = X.shape[0]
-        out = np.empty_like(X)
-        status = np.zeros(B, dtype=np.int8)
-        for c in prange((B + 511) // 512):
-            chunk(X, dt, n, c * 512, min(B, c * 512 + 512) - c * 512, out, status)
-        return out, status
-
-    if statuses:
-        return run_with_status
-
-    @njit(parallel=True, error_model="numpy", fastmath=fastmath)
     def run(X, dt, n):
         B = X.shape[0]
         out = np.empty_like(X)
         status = np.zeros(B, dtype=np.int8)
         for c in prange((B + 511) // 512):
             chunk(X, dt, n, c * 512, min(B, c * 512 + 512) - c * 512, out, status)
-        return out
+        return out, status
 
     return run

@@ -137,7 +137,7 @@ def make_w1(kind: str, fastmath):
             S = 4.0 + (1.0 - m) * (1.0 - m)
             return 1.0 - m, 0.5 * (S * vexp(-2.0 * t) - 1.0)
 
-    return chunked_rk4(vf, fastmath=fastmath, statuses=True, check_domain=kind == "sigma")
+    return chunked_rk4(vf, fastmath=fastmath, check_domain=kind == "sigma")
 
 
 def probe_flags(fastmath):

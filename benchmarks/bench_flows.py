@@ -25,7 +25,8 @@ Baselines, in the same run:
   for long runs it is timed over fewer steps and scaled linearly (marked "*").
 - scipy.integrate.solve_ivp (RK45) per trajectory, against riemgrad's adaptive "dopri5" at the
   same tolerances.
-- "hand Numba": the closed-form velocity inlined in a hand-written @njit kernel, the practical limit;
+- "hand Numba": the closed-form velocity inlined in a hand-written @njit kernel compiled with the
+  fast-math flags that keep NaN/inf semantics (contract, arcp), the practical limit;
   two layouts (one trajectory per iteration under prange; structure-of-arrays chunks under prange),
   the faster is the reference.
 - JAX when installed (it is an optional extra; skipped otherwise).
@@ -110,25 +111,30 @@ def best_times(fns, repeat: int, rounds: int = 3) -> list[float]:
 
 
 # ------------------------------------------------------------- hand Numba
+#: The hand kernels' fast-math flags: those that keep NaN/inf semantics, as riemgrad's kernels
+#: (riemgrad.kernels.abi.FASTMATH_FLAGS): the practical limit of hand-written Numba.
+FM = {"contract", "arcp"}
+
+
 def hand_kernels():
     from numba import njit, prange
 
-    @njit(inline="always", error_model="numpy")
+    @njit(inline="always", error_model="numpy", fastmath=FM)
     def v_sigma(m, s):
         S = 4.0 + (1.0 - m) * (1.0 - m)
         return 1.0 - m, (S - s * s) / (2.0 * s)
 
-    @njit(inline="always", error_model="numpy")
+    @njit(inline="always", error_model="numpy", fastmath=FM)
     def v_variance(m, v):
         return 1.0 - m, 4.0 + (1.0 - m) * (1.0 - m) - v
 
-    @njit(inline="always", error_model="numpy")
+    @njit(inline="always", error_model="numpy", fastmath=FM)
     def v_log_sigma(m, t):
         S = 4.0 + (1.0 - m) * (1.0 - m)
         return 1.0 - m, 0.5 * (S * math.exp(-2.0 * t) - 1.0)
 
     def make(vf):
-        @njit(parallel=True, error_model="numpy")
+        @njit(parallel=True, error_model="numpy", fastmath=FM)
         def per_trajectory(X, dt, n):
             out = np.empty_like(X)
             for i in prange(X.shape[0]):
@@ -145,9 +151,9 @@ def hand_kernels():
                 out[i, 1] = b
             return out
 
-        soa = chunked_rk4(vf)  # benchmarks/_hand_rk4.py, shared with bench_elementary.py
+        soa = chunked_rk4(vf, fastmath=FM)  # benchmarks/_hand_rk4.py, shared with bench_elementary.py
 
-        @njit(parallel=True, error_model="numpy")
+        @njit(parallel=True, error_model="numpy", fastmath=FM)
         def descent(X, lr, n):
             out = np.empty_like(X)
             for i in prange(X.shape[0]):
@@ -161,7 +167,7 @@ def hand_kernels():
                 out[i, 1] = b
             return out
 
-        @njit(parallel=True, error_model="numpy")
+        @njit(parallel=True, error_model="numpy", fastmath=FM)
         def descent_soa(X, lr, n):
             B = X.shape[0]
             ch = 512
@@ -181,9 +187,9 @@ def hand_kernels():
                 out[lo : lo + m, 1] = b
             return out
 
-        serial = njit(error_model="numpy")(per_trajectory.py_func)  # prange runs as range: no threads
-        soa_1 = njit(error_model="numpy")(soa.py_func)
-        descent_soa_1 = njit(error_model="numpy")(descent_soa.py_func)
+        serial = njit(error_model="numpy", fastmath=FM)(per_trajectory.py_func)  # prange runs as range: no threads
+        soa_1 = njit(error_model="numpy", fastmath=FM)(soa.py_func)
+        descent_soa_1 = njit(error_model="numpy", fastmath=FM)(descent_soa.py_func)
         return per_trajectory, soa, descent, descent_soa, serial, soa_1, descent_soa_1
 
     return {"sigma": make(v_sigma), "variance": make(v_variance), "log_sigma": make(v_log_sigma)}
@@ -261,7 +267,7 @@ def w1(fields, hands, batches, T, dt, quick):
             t_h0 = best_time(lambda: serial(X, dt, n), rep) if B <= 100 else math.inf
             t_hand = min(t_h0, t_h1, t_h2)
             res = solve_flow(f, X, (0, T), dt=dt)
-            ref = soa(X, dt, n)
+            ref = soa(X, dt, n)[0]
             agree = float(np.abs(res.xs[-1] - ref).max())
             n_meas = 50 if (quick or B >= 10_000) else 500
             t_np, scaled = timed_scaled(lambda k: numpy_rk4(vel, X, dt, k), n, n_meas)
@@ -389,7 +395,7 @@ def w3(fields, efields, hands, B, T, dt):
     ereps = run(efields)
 
     def hand():
-        out = {c: hands[c][1](X[c], dt, n) for c in CHARTS}
+        out = {c: hands[c][1](X[c], dt, n)[0] for c in CHARTS}
         return max(
             np.abs(out["sigma"][:, 1] - np.sqrt(out["variance"][:, 1])).max(),
             np.abs(out["sigma"][:, 1] - np.exp(out["log_sigma"][:, 1])).max(),

@@ -147,9 +147,9 @@ def _metric_entry(G, r, c):
 ''',
 }
 
-TEMPLATE = r'''
-
-# ---------------------------------------------------------------- fixed part
+#: The status of a point: 2 not finite, 1 outside the chart's domain (``dom``: 1 positive, -1 negative), else 0.
+#: Shared by the data kernels and the Hessian-free kernels (:mod:`._hf_template`).
+CHECK = r'''
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _check(th, dom):
     for k in range(DIM):
@@ -160,6 +160,12 @@ def _check(th, dom):
         if dom[k] == -1 and not th[k] < 0.0:
             return 1
     return 0
+'''
+
+TEMPLATE = r'''
+
+# ---------------------------------------------------------------- fixed part
+''' + CHECK + r'''
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)

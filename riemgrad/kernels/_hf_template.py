@@ -25,6 +25,8 @@ model; 3 ``max_cg`` iterations; 4 non-positive curvature ``p^T (B + lam I) p <= 
 non-finite product (the step fails with the NONFINITE status).
 """
 
+from ._data_template import CHECK
+
 TEMPLATE = r'''
 
 # ---------------------------------------------------------------- fixed part
@@ -35,16 +37,7 @@ STOP_NEGATIVE = 4
 STOP_NONFINITE = 5
 
 
-@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _check(th, dom):
-    for k in range(DIM):
-        if not math.isfinite(th[k]):
-            return 2
-        if dom[k] == 1 and not th[k] > 0.0:
-            return 1
-        if dom[k] == -1 and not th[k] < 0.0:
-            return 1
-    return 0
+''' + CHECK + r'''
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)

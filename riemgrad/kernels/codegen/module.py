@@ -239,34 +239,16 @@ def _dynamics(
         )
     )
     if n <= SCALAR_MAX_DIM:
-        parts.append(
-            _function(
-                f"def _vels({X}, p, w):",
-                vel_exprs,
-                vels_targets,
-                coords,
-                params,
-                vels_tail,
-                scalar=True,
-                inline=True,
-            )
-        )
-        # the same on scalars for the loops over a chunk of trajectories (which vectorize)
+        # on scalars: ``_vels`` with math for one trajectory at a time, ``_velc`` for the loops over a
+        # chunk (which vectorize) with the vectorizable functions, or the same function if none is used
         vec: set[str] = set()
-        velc = _function(
-            f"def _velc({X}, p, w):",
-            vel_exprs,
-            vels_targets,
-            coords,
-            params,
-            vels_tail,
-            scalar=True,
-            inline=True,
-            elementary=None if elementary is None else vec,
-        )
+        for name, funcs in (("_vels", None), ("_velc", None if elementary is None else vec)):
+            text = _function(f"def {name}({X}, p, w):", vel_exprs, vels_targets, coords, params, vels_tail,
+                             scalar=True, inline=True, elementary=funcs)  # fmt: skip
+            if name == "_vels" or vec:
+                parts.append(text)
         if vec:
             elementary |= vec
-            parts.append(velc)
         else:
             parts.append("_velc = _vels  # no function here has a vectorizable twin\n")
     conds = []
