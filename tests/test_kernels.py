@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from riemgrad import Chart, Metric, compile_flow, euclidean_metric
+from riemgrad import Chart, Metric, compile_flow, euclidean_metric, solve_flow
 from riemgrad.errors import ChartMismatchError, CompilationError, CoordinateError, ShapeError
 from riemgrad.kernels import FlowField, cache_dir
 from riemgrad.kernels.codegen import ScalarPrinter, assignments
@@ -324,3 +324,24 @@ def test_warm_up_compiles_what_the_solvers_use(gaussian):
     assert len(other._kernel("_heun_scalar").signatures) == 0
     with pytest.raises(SolverSettingsError, match="steppers"):
         gaussian.warm_up(["rk5"])
+
+
+@pytest.mark.parametrize("d", [14, 15, 24])
+def test_fields_around_the_register_layout_limit_compile_and_solve(d):
+    """Register-form kernels pass every coordinate as an argument; a call with more than 30 arguments
+    becomes ``f(*args)`` in CPython, which Numba cannot inline (found by benchmarks/bench_flows.py W4 at
+    d = 16). Fields on both sides of SCALAR_MAX_DIM solve, in both layouts, to the closed form."""
+    from riemgrad.kernels.abi import SCALAR_MAX_DIM
+
+    assert 2 * SCALAR_MAX_DIM + 1 <= 30
+    xs = sp.symbols(f"x0:{d}", real=True)
+    chart = Chart(f"r{d}", xs)
+    loss = sum((x - 1) ** 2 for x in xs) / 2
+    field = compile_flow(euclidean_metric(chart), loss)
+    rng = np.random.default_rng(d)
+    for batch in (1, 20):
+        X = rng.normal(size=(batch, d))
+        res = solve_flow(field, X, (0.0, 0.5), dt=0.01)
+        # dx/dt = -(x - 1): x(t) = 1 + (x0 - 1) e^{-t}; RK4's error at dt = 0.01 is far below 1e-9
+        np.testing.assert_allclose(res.xs[-1], 1 + (X - 1) * np.exp(-0.5), rtol=0, atol=1e-9)
+        assert (res.status == 0).all()

@@ -126,8 +126,9 @@ FASTMATH_ENV = "RIEMGRAD_FASTMATH"
 SCALAR_MAX_BATCH = 8
 
 #: Largest dimension with register-resident (scalar-argument) steppers. CPython passes calls with more
-#: than ~30 arguments as ``f(*args)``, which Numba cannot inline; wider fields go through arrays.
-SCALAR_MAX_DIM = 24
+#: than 30 arguments as ``f(*args)``, which Numba cannot inline; the widest such call is the singular-factor
+#: check ``_sides(x0.., z0.., p)`` with ``2 * DIM + 1`` arguments, so 14. Wider fields go through arrays.
+SCALAR_MAX_DIM = 14
 
 #: Kernel kind -> the pattern of its function name (``{}`` is the stepper or preconditioner name).
 KERNEL_KINDS = {
