@@ -2,7 +2,7 @@
 
 One command::
 
-    python benchmarks/bench_dask.py               # 1e9 trajectory-steps (200,000 x 5,000 RK4 steps)
+    python benchmarks/bench_dask.py               # 4e9 trajectory-steps (800,000 x 5,000 RK4 steps, 16 tasks)
     python benchmarks/bench_dask.py --quick       # 1e8, a smoke run
     python benchmarks/bench_dask.py --batch 100000 --chunk 10000
 
@@ -81,9 +81,9 @@ def timed(fn) -> tuple[float, object]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="1e8 trajectory-steps")
-    p.add_argument("--batch", type=int, default=None, help="trajectories (default 200,000; quick 20,000)")
+    p.add_argument("--batch", type=int, default=None, help="trajectories (default 800,000; quick 20,000)")
     p.add_argument("--steps", type=int, default=5000, help="RK4 steps per trajectory (dt = 1e-3)")
-    p.add_argument("--chunk", type=int, default=10000, help="trajectories per task")
+    p.add_argument("--chunk", type=int, default=None, help="trajectories per task (default 50,000; quick 2,500)")
     p.add_argument("--repeat", type=int, default=3, help="timed sweeps per row (the best is reported)")
     p.add_argument("--tiny-tasks", type=int, default=400, help="tasks of the per-task overhead probe")
     args = p.parse_args()
@@ -91,7 +91,8 @@ def main() -> None:
     import dask.array as da
     import distributed
 
-    batch = args.batch or (20_000 if args.quick else 200_000)
+    batch = args.batch or (20_000 if args.quick else 800_000)
+    args.chunk = args.chunk or (2_500 if args.quick else 50_000)
     steps, dt = args.steps, 1e-3
     work = batch * steps
     field = w1_field()
