@@ -174,13 +174,18 @@ def _set_async(tid: int, exc: Any) -> None:
 
 
 def _error_class(f: _Frame) -> type:
-    """A subclass of BudgetExceededError built for frame ``f`` (the watchdog can raise only a class)."""
+    """A subclass of BudgetExceededError for frame ``f`` (the watchdog can raise only a class), built once
+    per frame and reused by the repeated alarms."""
+    cls = getattr(f, "error_class", None)
+    if cls is None:
 
-    def init(self: BudgetExceededError) -> None:
-        BudgetExceededError.__init__(self, f.what, f.seconds)
+        def init(self: BudgetExceededError) -> None:
+            BudgetExceededError.__init__(self, f.what, f.seconds)
 
-    return type("BudgetExceededError", (BudgetExceededError,), {"__init__": init, "frame": f,
-                                                               "__module__": BudgetExceededError.__module__})
+        cls = type("BudgetExceededError", (BudgetExceededError,), {"__init__": init, "frame": f,
+                                                                  "__module__": BudgetExceededError.__module__})
+        f.error_class = cls
+    return cls
 
 
 def _watch() -> None:
