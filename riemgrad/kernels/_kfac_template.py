@@ -51,7 +51,7 @@ def _stats(th, Z, XC, YC, mode, A, G, g):
         for j in range(SIZES[0]):
             act[j] = Z[i, XC[j]]
         for j in range(NY):
-            yv[j] = Z[i, YC[j]]
+            yv[j] = Z[i, YC[j]] if YC[j] >= 0 else 0.0
         for l in range(L):
             nin = SIZES[l]
             nout = SIZES[l + 1]

@@ -206,7 +206,15 @@ def _data_matrix(model: Any, data: Any, fisher: str) -> tuple[np.ndarray, np.nda
     syms = tuple(model.inputs) + (labels if have else ())
     Z = np.ascontiguousarray(data.matrix(syms), dtype=float)
     XC = np.arange(len(model.inputs), dtype=np.int64)
-    YC = (np.arange(len(labels), dtype=np.int64) + len(model.inputs)) if have else np.zeros(0, dtype=np.int64)
+    if have:
+        YC = np.arange(len(labels), dtype=np.int64) + len(model.inputs)
+    else:  # the true Fisher of a canonical link needs no labels (H is free of y); the kernel reads y = 0
+        from ..symbolic.fisher_variants import _output_loss
+
+        l, zs, _ = _output_loss(model.family)
+        if any(sp.diff(l, a, b).free_symbols & set(labels) for a in zs for b in zs):
+            data.require(labels, "data")
+        YC = np.full(len(labels), -1, dtype=np.int64)
     return Z, XC, YC
 
 
