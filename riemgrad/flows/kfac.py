@@ -129,14 +129,17 @@ def kfac(
     --------
     >>> import numpy as np
     >>> from riemgrad import compile_data_flow, descend, generalized_gauss_newton_metric, models
-    >>> m = models.mlp((1, 4, 1))
+    >>> m = models.mlp((1, 2, 1))
     >>> X = np.linspace(-1, 1, 50)
     >>> data = m.dataset(X, np.sin(2 * X))
     >>> field = compile_data_flow(generalized_gauss_newton_metric(m, data), m.family)
     >>> x0 = np.random.default_rng(0).normal(0, 0.5, m.chart.dim)
-    >>> res = descend(field, x0, lr=0.5, steps=30, preconditioner=kfac(damping=1e-2))
-    >>> bool(res.losses[-1] < 0.1 * res.losses[0]), res.preconditioner
-    (True, 'kfac(true)')
+    >>> res = descend(field, x0, lr=0.2, steps=30, preconditioner=kfac(damping=1e-2))
+    >>> gd = descend(field, x0, lr=0.2, steps=30, preconditioner="identity")
+    >>> np.round(res.losses, 4).tolist(), np.round(gd.losses, 4).tolist()
+    ([0.4791, 0.0043], [0.4791, 0.0464])
+    >>> res.preconditioner
+    'kfac(true)'
     """
     lam = _positive(damping)
     try:
