@@ -12,11 +12,12 @@ layer layout as constant int64 arrays and two scalar functions printed from SymP
   buffers; ``AOFF``, ``GOFF`` (NL,) the offsets of the factors A_l
   ((n_in + 1)^2, row-major) and G_l (n_out^2) in the flat factor arrays;
   ``K`` the number of outputs, ``NY`` the number of label columns;
-- ``_act(k, s)``, ``_dact(k, s)``: the activation with code k and its derivative;
-- ``_out(z, y, dz, H)``: the per-example loss l(y, z) (the negative
-  log-likelihood of the output family at the outputs z), filling
-  ``dz[k] = dl/dz_k`` and ``H[k, j] = d^2 l / dz_k dz_j`` (for the catalogue's
-  canonical links H is free of y and is the output family's Fisher).
+- ``_act2(k, s)``: the activation with code k and its derivative at s (one tanh, exp, ...);
+- ``_out(z, y, dz, H, m)``: the sum over the m rows of a chunk of the per-example
+  loss l(y, z) (the negative log-likelihood of the output family at the outputs
+  z, shape (K, CH)), filling ``dz[k, r] = dl/dz_k`` and
+  ``H[k, j, r] = d^2 l / dz_k dz_j`` (for the catalogue's canonical links H is
+  free of y and is the output family's Fisher); ``CH`` the chunk of rows.
 
 ``mode`` 0 is the true Fisher (G_l = E_x[J_l^T H J_l], J_l = dz/ds_l, the
 expectation over y ~ model taken analytically), 1 the empirical Fisher
@@ -29,111 +30,166 @@ factor not numerically positive definite, 6 diverged (the rule of
 
 TEMPLATE = r'''
 
+_RED = {"reassoc", "contract", "arcp", "nsz"}  # the sums over rows vectorize; no elementary function in them
+
+
+@njit(cache=True, fastmath=_RED, error_model="numpy", nogil=True)
+def _accumulate(act, dlt, jb, hj, mode, m, A, G, g):
+    """Add the sums over the m rows of a chunk: the gradient, the lower triangles of A and G."""
+    for l in range(NL):
+        nin = SIZES[l]
+        nout = SIZES[l + 1]
+        w0 = WOFF[l]
+        b0 = w0 + nin * nout
+        ai = AIN[l]
+        s0 = SOFF[l]
+        for o in range(nout):
+            for q in range(nin):
+                acc = 0.0
+                for r in range(m):
+                    acc += dlt[s0 + o, r] * act[ai + q, r]
+                g[w0 + o * nin + q] += acc
+            acc = 0.0
+            for r in range(m):
+                acc += dlt[s0 + o, r]
+            g[b0 + o] += acc
+        ma = nin + 1
+        base = AOFF[l]
+        for p in range(nin):
+            for q in range(p + 1):
+                acc = 0.0
+                for r in range(m):
+                    acc += act[ai + p, r] * act[ai + q, r]
+                A[base + p * ma + q] += acc
+        for q in range(nin):
+            acc = 0.0
+            for r in range(m):
+                acc += act[ai + q, r]
+            A[base + nin * ma + q] += acc
+        A[base + nin * ma + nin] += m
+        base = GOFF[l]
+        for o in range(nout):
+            for p in range(o + 1):
+                acc = 0.0
+                if mode == 0:
+                    for k in range(K):
+                        for r in range(m):
+                            acc += jb[k, s0 + o, r] * hj[k, s0 + p, r]
+                else:
+                    for r in range(m):
+                        acc += dlt[s0 + o, r] * dlt[s0 + p, r]
+                G[base + o * nout + p] += acc
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+def _backprop(th, dph, v, m):
+    """v[layer l-1] = phi'(s_{l-1}) * W_l^T v[layer l] for l = NL-1, ..., 1, over the m rows of a chunk."""
+    tmp = np.empty(CH)
+    for l in range(NL - 1, 0, -1):
+        nin = SIZES[l]
+        nout = SIZES[l + 1]
+        w0 = WOFF[l]
+        for q in range(nin):
+            for r in range(m):
+                tmp[r] = 0.0
+            for o in range(nout):
+                w = th[w0 + o * nin + q]
+                so = SOFF[l] + o
+                for r in range(m):
+                    tmp[r] += w * v[so, r]
+            sq = SOFF[l - 1] + q
+            for r in range(m):
+                v[sq, r] = tmp[r] * dph[sq, r]
+
+
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _stats(th, Z, XC, YC, mode, A, G, g):
-    """Sums over the rows (not averages): loss (returned), gradient g, factors A and G (both full)."""
+    """Sums over the rows (not averages): loss (returned), gradient g, factors A and G (both full).
+
+    Rows are taken in chunks of CH, each quantity stored layer-major with the rows inner
+    (``act[unit, row]``), so the loops over a chunk's rows vectorize.
+    """
     n = Z.shape[0]
     L = NL
-    act = np.empty(NA)
-    pre = np.empty(NS)
-    dlt = np.empty(NS)
-    jb = np.empty((K, NS))
-    z = np.empty(K)
-    yv = np.zeros(max(NY, 1))
-    dz = np.empty(K)
-    H = np.empty((K, K))
-    hj = np.empty((K, NS))
+    act = np.empty((max(NA, 1), CH))
+    dph = np.zeros((NS, CH))
+    dlt = np.empty((NS, CH))
+    jb = np.empty((K, NS, CH))
+    hj = np.empty((K, NS, CH))
+    z = np.empty((K, CH))
+    yv = np.zeros((max(NY, 1), CH))
+    dz = np.empty((K, CH))
+    H = np.empty((K, K, CH))
+    tmp = np.empty(CH)
     A[:] = 0.0
     G[:] = 0.0
     g[:] = 0.0
     tot = 0.0
-    for i in range(n):
+    for c0 in range(0, n, CH):
+        m = min(CH, n - c0)
         for j in range(SIZES[0]):
-            act[j] = Z[i, XC[j]]
+            for r in range(m):
+                act[j, r] = Z[c0 + r, XC[j]]
         for j in range(NY):
-            yv[j] = Z[i, YC[j]] if YC[j] >= 0 else 0.0
+            if YC[j] >= 0:
+                for r in range(m):
+                    yv[j, r] = Z[c0 + r, YC[j]]
         for l in range(L):
             nin = SIZES[l]
             nout = SIZES[l + 1]
             w0 = WOFF[l]
             b0 = w0 + nin * nout
             for o in range(nout):
-                acc = th[b0 + o]
+                b = th[b0 + o]
+                for r in range(m):
+                    tmp[r] = b
                 for q in range(nin):
-                    acc += th[w0 + o * nin + q] * act[AIN[l] + q]
-                pre[SOFF[l] + o] = acc
+                    w = th[w0 + o * nin + q]
+                    aq = AIN[l] + q
+                    for r in range(m):
+                        tmp[r] += w * act[aq, r]
                 if l < L - 1:
-                    act[AIN[l + 1] + o] = _act(ACT[l], acc)
+                    code = ACT[l]
+                    ao = AIN[l + 1] + o
+                    so = SOFF[l] + o
+                    for r in range(m):
+                        a, da = _act2(code, tmp[r])
+                        act[ao, r] = a
+                        dph[so, r] = da
+                else:
+                    for r in range(m):
+                        z[o, r] = tmp[r]
+        tot += _out(z, yv, dz, H, m)
         for k in range(K):
-            z[k] = pre[SOFF[L - 1] + k]
-        tot += _out(z, yv, dz, H)
-        for k in range(K):
-            dlt[SOFF[L - 1] + k] = dz[k]
-        for l in range(L - 1, 0, -1):
-            nin = SIZES[l]
-            nout = SIZES[l + 1]
-            w0 = WOFF[l]
-            for q in range(nin):
-                acc = 0.0
-                for o in range(nout):
-                    acc += th[w0 + o * nin + q] * dlt[SOFF[l] + o]
-                dlt[SOFF[l - 1] + q] = acc * _dact(ACT[l - 1], pre[SOFF[l - 1] + q])
+            for r in range(m):
+                dlt[SOFF[L - 1] + k, r] = dz[k, r]
+        _backprop(th, dph, dlt, m)
         if mode == 0:
             for k in range(K):
-                for o in range(K):
-                    jb[k, SOFF[L - 1] + o] = 1.0 if o == k else 0.0
-                for l in range(L - 1, 0, -1):
-                    nin = SIZES[l]
-                    nout = SIZES[l + 1]
-                    w0 = WOFF[l]
-                    for q in range(nin):
-                        acc = 0.0
-                        for o in range(nout):
-                            acc += th[w0 + o * nin + q] * jb[k, SOFF[l] + o]
-                        jb[k, SOFF[l - 1] + q] = acc * _dact(ACT[l - 1], pre[SOFF[l - 1] + q])
+                jk = jb[k]
+                for c in range(K):
+                    for r in range(m):
+                        jk[SOFF[L - 1] + c, r] = 1.0 if c == k else 0.0
+                _backprop(th, dph, jk, m)
             for k in range(K):
                 for c in range(NS):
-                    acc = 0.0
+                    for r in range(m):
+                        tmp[r] = 0.0
                     for j in range(K):
-                        acc += H[k, j] * jb[j, c]
-                    hj[k, c] = acc
-        for l in range(L):
-            nin = SIZES[l]
-            nout = SIZES[l + 1]
-            w0 = WOFF[l]
-            b0 = w0 + nin * nout
-            for o in range(nout):
-                d = dlt[SOFF[l] + o]
-                for q in range(nin):
-                    g[w0 + o * nin + q] += d * act[AIN[l] + q]
-                g[b0 + o] += d
-            m = nin + 1
-            base = AOFF[l]
-            for p in range(m):
-                ap = act[AIN[l] + p] if p < nin else 1.0
-                for q in range(p + 1):
-                    aq = act[AIN[l] + q] if q < nin else 1.0
-                    A[base + p * m + q] += ap * aq
-            base = GOFF[l]
-            s0 = SOFF[l]
-            for o in range(nout):
-                for p in range(o + 1):
-                    if mode == 0:
-                        acc = 0.0
-                        for k in range(K):
-                            acc += jb[k, s0 + o] * hj[k, s0 + p]
-                        G[base + o * nout + p] += acc
-                    else:
-                        G[base + o * nout + p] += dlt[s0 + o] * dlt[s0 + p]
+                        for r in range(m):
+                            tmp[r] += H[k, j, r] * jb[j, c, r]
+                    for r in range(m):
+                        hj[k, c, r] = tmp[r]
+        _accumulate(act, dlt, jb, hj, mode, m, A, G, g)
     for l in range(L):
-        m = SIZES[l] + 1
-        for p in range(m):
+        ma = SIZES[l] + 1
+        for p in range(ma):
             for q in range(p):
-                A[AOFF[l] + q * m + p] = A[AOFF[l] + p * m + q]
-        m = SIZES[l + 1]
-        for p in range(m):
+                A[AOFF[l] + q * ma + p] = A[AOFF[l] + p * ma + q]
+        mg = SIZES[l + 1]
+        for p in range(mg):
             for q in range(p):
-                G[GOFF[l] + q * m + p] = G[GOFF[l] + p * m + q]
+                G[GOFF[l] + q * mg + p] = G[GOFF[l] + p * mg + q]
     return tot
 
 

@@ -112,34 +112,60 @@ def layout(model: Any) -> dict[str, Any]:
             "family": family}
 
 
+def _output_loss(family: Any) -> tuple[sp.Expr, tuple, tuple]:
+    """The family's per-example NLL l(y, z) in fresh output symbols z: (l, z, the labels)."""
+    K = len(family.eta) if isinstance(family.eta, tuple) else 1
+    zs = tuple(sp.Dummy(f"z{k}", real=True) for k in range(K))
+    y = tuple(family.labels)
+    if family.output == "bernoulli":
+        l = sp.log(1 + sp.exp(zs[0])) - y[0] * zs[0]
+    elif family.output == "poisson":
+        l = sp.exp(zs[0]) - y[0] * zs[0]
+    elif family.output == "normal":
+        l = sp.Add(*[(yk - zk) ** 2 for yk, zk in zip(y, zs)]) / (2 * family.variance)
+    elif family.output == "categorical":  # logsumexp(z) - sum_k y_k z_k
+        l = sp.log(sp.Add(*[sp.exp(z) for z in zs])) - sp.Add(*[yk * zk for yk, zk in zip(y, zs)])
+    else:
+        raise MethodNotApplicableError(
+            f"`model` has an output family K-FAC does not know: {family.output!r}; use normal, bernoulli, "
+            "poisson or categorical."
+        )
+    return l, zs, y
+
+
 def _source(model: Any) -> str:
     from ..models import ACTIVATIONS
-    from ..symbolic.fisher_variants import _output_loss
 
     lay = layout(model)
     sizes, L = lay["SIZES"], len(lay["SIZES"]) - 1
     fam = lay["family"]
     s = sp.Dummy("s", real=True)
-    pr = ScalarPrinter({s: "s"})
-    act = ["@njit(cache=True, fastmath=False, error_model=\"numpy\", nogil=True)", "def _act(k, s):"]
-    dact = ["@njit(cache=True, fastmath=False, error_model=\"numpy\", nogil=True)", "def _dact(k, s):"]
+    dec = "@njit(cache=True, fastmath=False, error_model=\"numpy\", nogil=True)"
+    act = [dec, "def _act2(k, s):"]
     for code, name in enumerate(_ACT_NAMES):
-        f = ACTIVATIONS[name](s)
-        act += [f"    if k == {code}:", f"        return {pr.doprint(sp.sympify(f))}"]
-        dact += [f"    if k == {code}:", f"        return {pr.doprint(sp.diff(f, s))}"]
-    act.append("    return math.nan")
-    dact.append("    return math.nan")
+        f = sp.sympify(ACTIVATIONS[name](s))
+        subs, (fa, fd) = sp.cse([f, sp.diff(f, s)], symbols=sp.numbered_symbols("_c"))
+        names = {s: "s", **{c: str(c) for c, _ in subs}}
+        pr = ScalarPrinter(names)
+        act.append(f"    if k == {code}:")
+        act += [f"        {c} = {pr.doprint(e)}" for c, e in subs]
+        act.append(f"        return {pr.doprint(fa)}, {pr.doprint(fd)}")
+    act.append("    return math.nan, math.nan")
     l, zs, _ = _output_loss(fam)
     ys = tuple(fam.labels)
     names = {z: f"z{k}" for k, z in enumerate(zs)}
     names.update({y: f"y{k}" for k, y in enumerate(ys)})
-    pr = ScalarPrinter(names)
     K = len(zs)
-    out = ["@njit(cache=True, fastmath=False, error_model=\"numpy\", nogil=True)", "def _out(z, y, dz, H):"]
-    out += [f"    z{k} = z[{k}]" for k in range(K)] + [f"    y{k} = y[{k}]" for k in range(len(ys))]
-    out += [f"    dz[{k}] = {pr.doprint(sp.diff(l, zs[k]))}" for k in range(K)]
-    out += [f"    H[{a}, {b}] = {pr.doprint(sp.diff(l, zs[a], zs[b]))}" for a in range(K) for b in range(K)]
-    out.append(f"    return {pr.doprint(l)}")
+    exprs = [l] + [sp.diff(l, zk) for zk in zs] + [sp.diff(l, za, zb) for za in zs for zb in zs]
+    subs, red = sp.cse(exprs, symbols=sp.numbered_symbols("_o"))
+    names.update({c: str(c) for c, _ in subs})
+    pr = ScalarPrinter(names)
+    out = [dec, "def _out(z, y, dz, H, m):", "    tot = 0.0", "    for r in range(m):"]
+    out += [f"        z{k} = z[{k}, r]" for k in range(K)] + [f"        y{k} = y[{k}, r]" for k in range(len(ys))]
+    out += [f"        {c} = {pr.doprint(e)}" for c, e in subs]
+    out += [f"        dz[{k}, r] = {pr.doprint(red[1 + k])}" for k in range(K)]
+    out += [f"        H[{a}, {b}, r] = {pr.doprint(red[1 + K + a * K + b])}" for a in range(K) for b in range(K)]
+    out += [f"        tot += {pr.doprint(red[0])}", "    return tot"]
     soff = np.concatenate([[0], np.cumsum(sizes[1:])])[:-1]
     ain = np.concatenate([[0], np.cumsum(sizes[:-1])])[:-1]
     am = [(n + 1) ** 2 for n in sizes[:-1]]
@@ -168,10 +194,10 @@ def _source(model: Any) -> str:
         f"NGF = {sum(gm)}",
         f"K = {K}",
         f"NY = {len(ys)}",
+        "CH = 64",
         "",
     ]
-    return "\n".join(head) + "\n\n" + "\n".join(act) + "\n\n\n" + "\n".join(dact) + "\n\n\n" + "\n".join(out) + \
-        "\n" + TEMPLATE
+    return "\n".join(head) + "\n\n" + "\n".join(act) + "\n\n\n" + "\n".join(out) + "\n" + TEMPLATE
 
 
 _MODULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -209,8 +235,6 @@ def _data_matrix(model: Any, data: Any, fisher: str) -> tuple[np.ndarray, np.nda
     if have:
         YC = np.arange(len(labels), dtype=np.int64) + len(model.inputs)
     else:  # the true Fisher of a canonical link needs no labels (H is free of y); the kernel reads y = 0
-        from ..symbolic.fisher_variants import _output_loss
-
         l, zs, _ = _output_loss(model.family)
         if any(sp.diff(l, a, b).free_symbols & set(labels) for a in zs for b in zs):
             data.require(labels, "data")
