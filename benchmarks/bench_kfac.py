@@ -12,6 +12,8 @@ loss (f - y)^2 / 2 averaged), from theta ~ 0.5 N(0, 1).
   (forward and backward pass as matrix products, the factors as Gram matrices,
   SciPy's ``cho_factor``/``cho_solve`` per layer). Its iterates are compared
   with riemgrad's (the same recursion: they agree to rounding).
+- JAX (optional): the same recursion in ``jax.numpy``, the whole run one jitted
+  ``lax.fori_loop`` (float64), as a JAX user would write it; iterates compared too.
 - kfac-jax (optional; ``pip install kfac-jax``): ``kfac_jax.Optimizer`` with
   the exact GGN curvature (``estimation_mode="ggn_curvature_prop"``, equal to
   the true Fisher for this normal output), fixed learning rate 0.2, momentum 0,
@@ -123,6 +125,59 @@ def numpy_run(X, Y, x0, steps: int, repeat: int):
     return t / steps, loss, th
 
 
+# ---------------------------------------------------------------- JAX, the same recursion
+def jax_run(X, Y, x0, steps: int, repeat: int):
+    try:
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.linalg import cho_factor, cho_solve
+    except ImportError as exc:
+        return f"not installed ({exc.name})"
+    jax.config.update("jax_enable_x64", True)
+    n = X.size
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+    ab0 = jnp.stack([Xj, jnp.ones(n)], 1)
+    A0 = ab0.T @ ab0 / n
+
+    def solve(A, G, V):
+        pi = jnp.sqrt((jnp.trace(A) / A.shape[0]) / (jnp.trace(G) / G.shape[0]))
+        cA = cho_factor(A + pi * jnp.sqrt(LAM) * jnp.eye(A.shape[0]), lower=True)
+        cG = cho_factor(G + jnp.sqrt(LAM) / pi * jnp.eye(G.shape[0]), lower=True)
+        return cho_solve(cA, cho_solve(cG, V).T).T
+
+    def body(k, carry):
+        th, Aa0, Aa1, Ga0, Ga1 = carry
+        W0, b0, W1, b1 = th[:H], th[H:2 * H], th[2 * H:3 * H], th[3 * H]
+        a1 = jnp.tanh(jnp.outer(Xj, W0) + b0)
+        r = a1 @ W1 + b1 - Yj
+        J0 = (1.0 - a1 * a1) * W1
+        d0 = J0 * r[:, None]
+        ab1 = jnp.concatenate([a1, jnp.ones((n, 1))], 1)
+        A1, G0, G1 = ab1.T @ ab1 / n, J0.T @ J0 / n, jnp.ones((1, 1))
+        first = k == 0
+        Aa0 = jnp.where(first, A0, DECAY * Aa0 + (1 - DECAY) * A0)
+        Aa1 = jnp.where(first, A1, DECAY * Aa1 + (1 - DECAY) * A1)
+        Ga0 = jnp.where(first, G0, DECAY * Ga0 + (1 - DECAY) * G0)
+        Ga1 = jnp.where(first, G1, DECAY * Ga1 + (1 - DECAY) * G1)
+        D0 = solve(Aa0, Ga0, jnp.stack([d0.T @ Xj, d0.sum(0)], 1) / n)
+        D1 = solve(Aa1, Ga1, jnp.concatenate([a1.T @ r, r.sum()[None]])[None, :] / n)
+        d = jnp.concatenate([D0[:, 0], D0[:, 1], D1[0, :H], D1[0, H:]])
+        return th - LR * d, Aa0, Aa1, Ga0, Ga1
+
+    @jax.jit
+    def run(th0):
+        z = (th0, jnp.zeros((2, 2)), jnp.zeros((H + 1, H + 1)), jnp.zeros((H, H)), jnp.zeros((1, 1)))
+        return jax.lax.fori_loop(0, steps, body, z)[0]
+
+    th0 = jnp.asarray(x0)
+    run(th0).block_until_ready()  # compile outside the timing
+    t, th = _best(lambda: run(th0).block_until_ready(), repeat)
+    th = np.asarray(th)
+    W0, b0, W1, b1 = th[:H], th[H:2 * H], th[2 * H:3 * H], th[3 * H]
+    loss = float(np.mean((np.tanh(np.outer(X, W0) + b0) @ W1 + b1 - Y) ** 2) / 2)
+    return t / steps, loss, th
+
+
 # ---------------------------------------------------------------- kfac-jax
 def kfac_jax_run(X, Y, x0, steps: int, repeat: int):
     try:
@@ -186,7 +241,7 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
     ap.add_argument("--n", type=int, default=1_000)
     ap.add_argument("--quick", action="store_true", help="50 iterations, best of 1")
-    ap.add_argument("--no-jax", action="store_true", help="skip kfac-jax")
+    ap.add_argument("--no-jax", action="store_true", help="skip JAX and kfac-jax")
     args = ap.parse_args(argv)
     steps, repeat = (50, 1) if args.quick else (args.steps, args.repeat)
     X, Y, x0 = problem(args.n)
@@ -195,6 +250,12 @@ def main(argv=None) -> None:
     t_np, l_np, th_np = numpy_run(X, Y, x0, steps, repeat)
     rows = [("riemgrad kfac (compiled)", t_rg, l_rg, 1.0), ("NumPy K-FAC (same recursion)", t_np, l_np, t_np / t_rg)]
     if not args.no_jax:
+        got = jax_run(X, Y, x0, steps, repeat)
+        if isinstance(got, str):
+            print(f"JAX: {got}")
+        else:
+            rows.append(("JAX K-FAC (same recursion, jit)", got[0], got[1], got[0] / t_rg))
+            print(f"riemgrad vs JAX iterates: max |diff| = {np.abs(th_rg - got[2]).max():.2e}")
         try:
             got = kfac_jax_run(X, Y, x0, steps, repeat)
         except Exception as exc:  # kfac-jax 0.0.8 does not run on JAX 0.10 (get_bind_params changed)
