@@ -12,7 +12,9 @@ layer layout as constant int64 arrays and two scalar functions printed from SymP
   buffers; ``AOFF``, ``GOFF`` (NL,) the offsets of the factors A_l
   ((n_in + 1)^2, row-major) and G_l (n_out^2) in the flat factor arrays;
   ``K`` the number of outputs, ``NY`` the number of label columns;
-- ``_act2(k, s)``: the activation with code k and its derivative at s (one tanh, exp, ...);
+- ``_act_rows(k, t, a, da, m)``: a[r], da[r] = the activation with code k and its
+  derivative at t[r] for the m rows of a chunk (one loop per activation, with the
+  vectorizable ``vtanh``, ``vexp``, ... of :mod:`riemgrad.kernels.elementary`);
 - ``_out(z, y, dz, H, m)``: the sum over the m rows of a chunk of the per-example
   loss l(y, z) (the negative log-likelihood of the output family at the outputs
   z, shape (K, CH)), filling ``dz[k, r] = dl/dz_k`` and
@@ -149,13 +151,7 @@ def _stats(th, Z, XC, YC, mode, A, G, g):
                     for r in range(m):
                         tmp[r] += w * act[aq, r]
                 if l < L - 1:
-                    code = ACT[l]
-                    ao = AIN[l + 1] + o
-                    so = SOFF[l] + o
-                    for r in range(m):
-                        a, da = _act2(code, tmp[r])
-                        act[ao, r] = a
-                        dph[so, r] = da
+                    _act_rows(ACT[l], tmp, act[AIN[l + 1] + o], dph[SOFF[l] + o], m)
                 else:
                     for r in range(m):
                         z[o, r] = tmp[r]

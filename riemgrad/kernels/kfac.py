@@ -141,16 +141,17 @@ def _source(model: Any) -> str:
     fam = lay["family"]
     s = sp.Dummy("s", real=True)
     dec = "@njit(cache=True, fastmath=False, error_model=\"numpy\", nogil=True)"
-    act = [dec, "def _act2(k, s):"]
+    used: set = set()
+    # one loop per activation, the branch outside it: the loop over a chunk's rows vectorizes (vtanh, vexp, ...)
+    act = [dec, "def _act_rows(k, t, a, da, m):"]
     for code, name in enumerate(_ACT_NAMES):
         f = sp.sympify(ACTIVATIONS[name](s))
         subs, (fa, fd) = sp.cse([f, sp.diff(f, s)], symbols=sp.numbered_symbols("_c"))
         names = {s: "s", **{c: str(c) for c, _ in subs}}
-        pr = ScalarPrinter(names)
-        act.append(f"    if k == {code}:")
-        act += [f"        {c} = {pr.doprint(e)}" for c, e in subs]
-        act.append(f"        return {pr.doprint(fa)}, {pr.doprint(fd)}")
-    act.append("    return math.nan, math.nan")
+        pr = ScalarPrinter(names, elementary=used)
+        act += [f"    if k == {code}:", "        for r in range(m):", "            s = t[r]"]
+        act += [f"            {c} = {pr.doprint(e)}" for c, e in subs]
+        act += [f"            a[r] = {pr.doprint(fa)}", f"            da[r] = {pr.doprint(fd)}", "        return"]
     l, zs, _ = _output_loss(fam)
     ys = tuple(fam.labels)
     names = {z: f"z{k}" for k, z in enumerate(zs)}
@@ -194,10 +195,15 @@ def _source(model: Any) -> str:
         f"NGF = {sum(gm)}",
         f"K = {K}",
         f"NY = {len(ys)}",
-        "CH = 64",
+        "CH = 256",
         "",
     ]
-    return "\n".join(head) + "\n\n" + "\n".join(act) + "\n\n\n" + "\n".join(out) + "\n" + TEMPLATE
+    from .elementary import source_for
+
+    elem = "from riemgrad.kernels.elementary import bits_float, float_bits\n\n\n" + source_for(sorted(used)) if used \
+        else ""
+    return "\n".join(head) + "\n\n" + elem + "\n\n" + "\n".join(act) + "\n\n\n" + "\n".join(out) + "\n" + \
+        TEMPLATE
 
 
 _MODULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
