@@ -77,14 +77,26 @@ def layout(model: Any) -> dict[str, Any]:
     ------
     MethodNotApplicableError
         If ``model`` has no layers, or its layers, chart and output do not form an MLP.
+
+    Examples
+    --------
+    >>> from riemgrad import models
+    >>> lay = layout(models.mlp((2, 3, 1), "sigmoid"))
+    >>> lay["SIZES"], lay["ACT"], lay["WOFF"], lay["K"]
+    ([2, 3, 1], ['sigmoid', 'identity'], [0, 9], 1)
+    >>> layout(models.linear_regression())
+    Traceback (most recent call last):
+    ...
+    riemgrad.errors.MethodNotApplicableError: `model` must be a layered model (riemgrad.models.mlp(...)) for K-FAC; \
+'linear' has no layers. Build it with riemgrad.models.mlp(sizes, activation, output=...).
     """
     from ..models import ACTIVATIONS
 
     layers = getattr(model, "layers", None)
     family = getattr(model, "family", None)
     if not layers or family is None:
-        got = type(model).__name__ if family is None else f"{getattr(model, 'name', 'it')!r} has no layers"
-        raise _fail(f"got {got}")
+        got = f"got {type(model).__name__}" if family is None else f"{getattr(model, 'name', 'it')!r} has no layers"
+        raise _fail(got)
     coords = tuple(model.chart.coords)
     sizes = [len(layers[0].inputs)]
     order: list = []
@@ -216,7 +228,7 @@ def _module(model: Any) -> Any:
     return got
 
 
-def _columns(model: Any, symbols: tuple, fisher: str) -> tuple[np.ndarray, np.ndarray]:
+def _columns(model: Any, symbols: tuple) -> tuple[np.ndarray, np.ndarray]:
     """The indices of the model's inputs and labels among ``symbols`` (a label absent: -1, allowed for "true")."""
     pos = {s: k for k, s in enumerate(symbols)}
     XC = np.array([pos[x] for x in model.inputs], dtype=np.int64)
@@ -411,6 +423,16 @@ def model_of_field(field: Any, model: Any = None) -> Any:
     ------
     MethodNotApplicableError
         If the field's chart is not an MLP's, or no catalogue MLP has its loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from riemgrad import compile_data_flow, gauss_newton_metric, models
+    >>> m = models.mlp((1, 2, 1), "sigmoid")
+    >>> data = m.dataset(np.linspace(-1, 1, 5), np.zeros(5))
+    >>> field = compile_data_flow(gauss_newton_metric(m.residual, m.chart, data=data), m.residual**2 / 2)
+    >>> model_of_field(field).layers[0].activation
+    'sigmoid'
     """
     from ..models import mlp
 
@@ -464,6 +486,10 @@ def kfac_descend(field: Any, x0: Any, *, lr: float, steps: int, saveat: Any, set
                  data: Dataset | None) -> Any:
     """K-FAC descent of ``field`` (called by :meth:`DataField.descend` for a :func:`~riemgrad.preconditioners.kfac` pair).
 
+    The starting points of a batch run one after another in one compiled call (the
+    ``threads`` of ``DataField.descend`` is not used); the field's metric and damping
+    are not used either.
+
     Returns
     -------
     DescentResult
@@ -475,7 +501,7 @@ def kfac_descend(field: Any, x0: Any, *, lr: float, steps: int, saveat: Any, set
     module = _module(model)
     X, shape = field._points(x0, "x0")
     Z = field._Z(data)
-    XC, YC = _columns(model, field.data_symbols, settings.fisher)
+    XC, YC = _columns(model, field.data_symbols)
     if (YC < 0).any():
         raise MethodNotApplicableError(
             f"`data` must hold the labels {tuple(model.family.labels)} for K-FAC (the gradient needs them)."
