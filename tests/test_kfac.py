@@ -173,7 +173,9 @@ def test_block_diagonal_kfac_against_exact_fisher(wave):
     assert sv[1] > 1e-4 * sv[0]
 
 
-@pytest.mark.parametrize("output, sizes, act", [("bernoulli", (2, 3, 1), "tanh"), ("categorical", (2, 3, 3), "sigmoid")])
+@pytest.mark.parametrize(
+    "output, sizes, act", [("bernoulli", (2, 3, 1), "tanh"), ("categorical", (2, 3, 3), "sigmoid")]
+)
 def test_true_fisher_factor_uses_the_output_fisher(output, sizes, act):
     sig = lambda s: 1 / (1 + np.exp(-s))  # noqa: E731
     fns = {"tanh": (np.tanh, lambda s: 1 - np.tanh(s) ** 2), "sigmoid": (sig, lambda s: sig(s) * (1 - sig(s)))}

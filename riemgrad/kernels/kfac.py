@@ -484,7 +484,7 @@ def model_of_field(field: Any, model: Any = None) -> Any:
 
 def kfac_descend(field: Any, x0: Any, *, lr: float, steps: int, saveat: Any, settings: Any,
                  data: Dataset | None) -> Any:
-    """K-FAC descent of ``field`` (called by :meth:`DataField.descend` for a :func:`~riemgrad.preconditioners.kfac` pair).
+    """K-FAC descent of ``field`` (called by :meth:`DataField.descend` for a pair from ``preconditioners.kfac``).
 
     The starting points of a batch run one after another in one compiled call (the
     ``threads`` of ``DataField.descend`` is not used); the field's metric and damping
