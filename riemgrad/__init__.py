@@ -42,6 +42,7 @@ _ATTRIBUTES = {
     "config": "_progress",
     "Dataset": "data",
     **dict.fromkeys(["FlowField", "compile_flow", "DataField", "compile_data_flow"], "kernels"),
+    "kfac_factors": "kernels.kfac",
     **dict.fromkeys(
         ["Chart", "ChartMap", "Manifold", "Metric", "ParametricFamily", "Tensor", "euclidean_metric", "fisher_metric",
          "function_space_metric", "gauss_newton_metric", "hessian_metric", "induced_metric", "kl_divergence",
@@ -92,6 +93,7 @@ if TYPE_CHECKING:  # the same names, imported eagerly, for type checkers and IDE
     )
     from .data import Dataset
     from .kernels import DataField, FlowField, compile_data_flow, compile_flow
+    from .kernels.kfac import kfac_factors
     from .symbolic import (
         FisherComparison,
         fisher_comparison,
@@ -169,3 +171,4 @@ __all__ = [
 __all__ += ["generalized_gauss_newton_metric", "fisher_comparison", "FisherComparison", "js_divergence"]
 __all__ += ["neural_tangent_kernel"]
 __all__ += ["convergence_rate", "DistanceResult"]
+__all__ += ["kfac_factors"]

@@ -14,6 +14,8 @@ from .flows.preconditioners import (
     hessian_free,
     hessian_free_settings,
     identity,
+    kfac,
+    kfac_settings,
     lbfgs,
     levenberg_marquardt,
     natural,
@@ -22,3 +24,4 @@ from .flows.preconditioners import (
 
 __all__ = ["Preconditioner", "natural", "identity", "rmsprop", "adam", "lbfgs", "levenberg_marquardt", "compiled_twin"]
 __all__ += ["hessian_free", "hessian_free_settings"]
+__all__ += ["kfac", "kfac_settings"]

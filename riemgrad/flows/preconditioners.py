@@ -287,3 +287,8 @@ from .quasi_newton import lbfgs, levenberg_marquardt  # noqa: E402
 from .hessian_free import hessian_free, hessian_free_settings  # noqa: E402
 
 __all__ += ["hessian_free", "hessian_free_settings"]
+
+# K-FAC (issue 11): riemgrad/flows/kfac.py; DataField.descend recognises the pair it returns.
+from .kfac import kfac, kfac_settings  # noqa: E402
+
+__all__ += ["kfac", "kfac_settings"]

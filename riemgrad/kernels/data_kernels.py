@@ -319,6 +319,11 @@ class DataField(Frozen):
 
             return hf_descend(self, x0, lr=lr, steps=steps, saveat=saveat, settings=hf, damping=damping, data=data,
                               threads=threads)
+        from ..flows.kfac import kfac_settings  # K-FAC on a layered model: kernels/kfac.py
+        from .kfac import kfac_descend
+
+        if (kf := kfac_settings(preconditioner)) is not None:
+            return kfac_descend(self, x0, lr=lr, steps=steps, saveat=saveat, settings=kf, data=data)
         X, shape = self._points(x0, "x0")
         Z = self._Z(data)
         idx = self._saves(saveat, int(steps), "saveat")
