@@ -91,8 +91,9 @@ def header(title):
 
 
 def bench_lbfgs(p1, repeat):
-    import riemgrad as rg
     from scipy.optimize import minimize
+
+    import riemgrad as rg
 
     m, data, A, y = p1
     n = len(y)
@@ -177,8 +178,9 @@ def bench_lbfgs(p1, repeat):
 
 
 def bench_lm(p2, repeat):
-    import riemgrad as rg
     from scipy.optimize import least_squares
+
+    import riemgrad as rg
 
     m, data, x, y, th0 = p2
     n = len(y)

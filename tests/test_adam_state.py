@@ -78,7 +78,8 @@ def test_metric_diagonal_replays_the_recursion(field, monkeypatch, path, kind, h
 def test_metric_diagonal_single_start_shape(field):
     res = descend(field, [1.0, -0.5], lr=0.05, steps=3, preconditioner=adam())
     assert res.metric_diagonal.shape == (2, 2) == res.xs.shape
-    np.testing.assert_allclose(res.metric_diagonal[-1], replay("adam", [[1.0, -0.5]], 0.05, 3, (0.9, 0.999, 1e-8))[1][-1, 0])
+    want = replay("adam", [[1.0, -0.5]], 0.05, 3, (0.9, 0.999, 1e-8))[1][-1, 0]
+    np.testing.assert_allclose(res.metric_diagonal[-1], want)
 
 
 @pytest.mark.parametrize("pre", [natural(), identity(), lbfgs()], ids=["natural", "identity", "lbfgs"])
@@ -155,7 +156,8 @@ def test_adam_tracks_sqrt_diag_fisher_with_per_example_gradients():
 def test_full_batch_adam_metric_vanishes_unlike_the_fisher():
     """With full-batch gradients (what descend computes) v averages (grad L)^2, which goes to 0 at the
     minimiser while the Fisher stays positive definite: the seed's claim needs stochastic gradients.
-    Asserted: after 3,000 full-batch steps the recorded sqrt(v_hat) is below 10 % of sqrt(diag F_emp) (b2 = 0.999 forgets slowly)."""
+    Asserted: after 3,000 full-batch steps the recorded sqrt(v_hat) is below 10 % of sqrt(diag F_emp)
+    (b2 = 0.999 forgets slowly)."""
     xv, yv, _ = _logistic_data(n=40, seed=3)
     s, c = sp.symbols("s c", real=True)
     loss = sum(sp.log(1 + sp.exp(-(2 * float(yi) - 1) * (s * float(xi) + c))) for xi, yi in zip(xv, yv)) / len(xv)

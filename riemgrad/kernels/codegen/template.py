@@ -32,7 +32,8 @@ from ..abi import (
 from .second_order import LBFGS_DIRECTION, LBFGS_STATE, LM_ACCEPT, LM_DIRECTION, LM_STATE
 
 __all__ = [
-    "template", "rhs_template", "ranged", "save_block", "DESCENT_KINDS", "DIAGONAL_KINDS", "DECORATOR", "INLINE", "BLOCK"
+    "template", "rhs_template", "ranged", "save_block", "DESCENT_KINDS", "DIAGONAL_KINDS", "DECORATOR", "INLINE",
+    "BLOCK",
 ]
 
 #: Steps per block: the chunk steppers check validity once per block (see
