@@ -17,7 +17,8 @@ Problems:
   ``--quick``) of sin(3x) + 0.1 N(0, 1), from theta ~ 0.5 N(0, 1). riemgrad: ``levenberg_marquardt()`` on
   the Gauss-Newton metric E[J^T J], lr = 1; SciPy: ``least_squares(method="lm")`` (MINPACK, its default tolerances) with
   the Jacobian by hand in NumPy. An iteration is a Jacobian evaluation for MINPACK, a step (accepted or
-  not) for riemgrad. Target: the smaller of the two final losses, times (1 + 1e-6).
+  not) for riemgrad. Target: 1.05 times the smaller of the two final losses (the runs may settle at different
+  stationary points of this non-convex loss; both final losses are printed).
 
 Iteration counts are each method's own: the line searches differ (Armijo vs Wolfe), so read the
 per-iteration column beside the iterations column. optax is optional (``pip install riemgrad[bench]``);
@@ -204,7 +205,7 @@ def bench_lm(p2, repeat):
 
     t, (out, hist) = _best(scipy_run, repeat)
     final = min(float(res.losses[-1]), out.cost / n)  # cost = sum(r^2) / 2
-    target = final * (1 + 1e-6)
+    target = 1.05 * final  # the two may settle at different stationary points: a target both can reach
     header(f"P2 Levenberg-Marquardt, MLP 1-16-1 tanh least squares n={n}, p=49; target loss {target:.10f}")
     row("riemgrad levenberg_marquardt", rg_it, _first_below(res.losses, target))
     row(f"scipy least_squares lm ({out.nfev} r, {out.njev} J)", t / max(out.njev, 1), _first_below(hist, target),
