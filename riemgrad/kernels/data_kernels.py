@@ -29,7 +29,8 @@ from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
 from ..symbolic import as_expression as as_expr
 from ..symbolic.conditional import ConditionalFamily
 from ..symbolic.data_metrics import DataMetric
-from ._data_template import RUNS, SECOND_ORDER_RUNS, SOLVER_PARTS, TEMPLATE
+from ._data_second_order import SECOND_ORDER_RUNS
+from ._data_template import RUNS, SOLVER_PARTS, TEMPLATE
 from .abi import DataRun
 from .cache import derivation_key, load_derivation, load_source, store_derivation
 from .codegen.printer import assignments
