@@ -9,6 +9,7 @@ the same statuses, the same divergence test every ``BLOCK`` steps. Private to
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from ..errors import ArgumentTypeError, ShapeError
 from ..kernels import FlowField
 from ..kernels.abi import DIVERGENCE_LOSS_FACTOR, DIVERGENCE_NORM_FACTOR, EVALUATORS
 from ..kernels.codegen.template import BLOCK
-from .preconditioners import Preconditioner
+from .preconditioners import _TWINS, Preconditioner
 from .results import Status
 
 __all__: list[str] = []
@@ -34,8 +35,14 @@ def _descend_python(
     backtracking: bool,
     status: np.ndarray,
     klast: np.ndarray,
-) -> np.ndarray:
-    """The same loop as the compiled kernel, for user-defined (init, update) pairs."""
+    diagonal: bool = False,
+) -> Any:
+    """The same loop as the compiled kernel, for user-defined (init, update) pairs.
+
+    Returns the saved iterates ``XS`` (n_save, B, dim); with ``diagonal=True`` the pair ``(XS, D)``,
+    ``D`` (n_save, B, dim) the diagonal metric of an RMSprop/Adam update at the saved steps
+    (:func:`_state_diagonal`), or None for other pairs.
+    """
     x = X.T.copy()  # (B, dim)
     status[:] = np.where(field.chart.in_domain(x), 0, Status.LEFT_DOMAIN)
     x0 = X.copy()
@@ -43,10 +50,14 @@ def _descend_python(
     extras = _update_keywords(pre.update, field, lr, p)
     si = 0
     XS = np.empty((idx.size, x.shape[0], x.shape[1]))
+    of_state = _state_diagonal(pre) if diagonal else None
+    D = None if of_state is None else np.empty_like(XS)
 
     def save(si: int) -> int:
         while si < idx.size and idx[si] == k:
             XS[si] = np.where(status[:, None] == 0, x, np.nan)
+            if D is not None:
+                D[si] = np.where(status[:, None] == 0, of_state(state, x.shape), np.nan)
             si += 1
         return si
 
@@ -100,7 +111,27 @@ def _descend_python(
         if k % BLOCK == 0 or k == steps:  # as the compiled kernels
             _mark_diverged(field, x0, x.T, status, field.param_vector(p))
     X[:, :] = x.T
-    return XS
+    return (XS, D) if diagonal else XS
+
+
+def _state_diagonal(pre: Preconditioner) -> Callable[[Any, tuple[int, int]], np.ndarray] | None:
+    """For a pair whose ``update`` is the one :func:`~riemgrad.preconditioners.rmsprop` or
+    :func:`~riemgrad.preconditioners.adam` made (whatever its ``init``), the function of its state giving
+    the diagonal metric ``sqrt(v_hat) + eps`` (batch, dim), as the compiled kernels record it: ``eps``
+    before the first step (``v = 0``; Adam's ``v_hat = 0 / 0`` taken as 0). None for other pairs."""
+    twin = _TWINS.get(pre.update)
+    if twin is None or twin[1] not in ("rmsprop", "adam"):
+        return None
+    _, b2, eps = twin[2]
+    if twin[1] == "rmsprop":
+        return lambda v, shape: np.sqrt(np.broadcast_to(v, shape)) + eps
+
+    def adam_diagonal(state: Any, shape: tuple[int, int]) -> np.ndarray:
+        _, v, k = state
+        vhat = np.broadcast_to(v, shape) / (1.0 - b2**k) if k > 0 else np.zeros(shape)
+        return np.sqrt(vhat) + eps
+
+    return adam_diagonal
 
 
 def _update_keywords(update: Any, field: FlowField, lr: float, p: Any) -> dict[str, Any]:

@@ -160,6 +160,15 @@ class DescentResult(_Recorded, ResultDisplay):
     chart : Chart
     preconditioner : str
         The name of the preconditioner used.
+    metric_diagonal : numpy.ndarray or None, shape (n_k,) + x0.shape
+        For :func:`~riemgrad.preconditioners.rmsprop` and :func:`~riemgrad.preconditioners.adam`: the
+        diagonal of the metric the preconditioner holds at each recorded step, ``sqrt(v_hat) + eps``
+        (the step is ``-lr m_hat / (sqrt(v_hat) + eps)``, a diagonal-metric step; RMSprop has
+        ``v_hat = v``, no momentum), with ``v`` the running mean of ``g**2`` after ``ks[i]`` updates:
+        the metric that produced the step into ``xs[i]``. At step 0 (``v = 0``; Adam's bias-corrected
+        ``0 / 0`` taken as 0) it is ``eps``. NaN where ``xs`` is NaN. Recorded by the compiled kernels
+        and by the Python loop (a pair whose ``update`` is the one those factories made). None for
+        every other preconditioner.
 
     Examples
     --------
@@ -170,6 +179,13 @@ class DescentResult(_Recorded, ResultDisplay):
     >>> res = descend(field, [[1.0], [2.0]], lr=0.5, steps=3)
     >>> res.ks.tolist(), res.xs[-1].ravel().tolist()
     ([0, 3], [0.125, 0.25])
+
+    Adam's diagonal metric: after one step ``v_hat = g**2``, so ``sqrt(v_hat) = |g| = |x0|`` here.
+
+    >>> from riemgrad.preconditioners import adam
+    >>> res = descend(field, [[1.0], [2.0]], lr=0.1, steps=1, preconditioner=adam(eps=0.0))
+    >>> res.metric_diagonal.shape, res.metric_diagonal[-1].ravel().tolist()
+    ((2, 2, 1), [1.0, 2.0])
     """
 
     ks: np.ndarray
@@ -179,3 +195,4 @@ class DescentResult(_Recorded, ResultDisplay):
     chart: Chart
     preconditioner: str
     _loss_fn: Callable[[np.ndarray], np.ndarray] = field(repr=False, compare=False)
+    metric_diagonal: np.ndarray | None = field(default=None, repr=False, compare=False, kw_only=True)

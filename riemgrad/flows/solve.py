@@ -428,6 +428,7 @@ def descend(
             raise SolverSettingsError(f"`saveat` must hold step indices in [0, {steps}]; got {saveat!r}.")
     status = np.zeros(B, np.int64)
     klast = np.zeros(B)
+    diagonal = None  # RMSprop/Adam: their diagonal metric at the saved steps (results.DescentResult.metric_diagonal)
     twin = compiled_twin(pre)
     compiled = None if twin is None else twin[0]
     if compiled == "lm" and backtracking and twin[1][2] > 0.5:
@@ -445,13 +446,19 @@ def descend(
         if steps > 0:  # the Euler kernel is the flows': the divergence test runs here, after the last step
             _mark_diverged(field, X0, X, status, p)
     elif compiled is None:
-        XS = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status, klast)
+        XS, diagonal = _descend_python(field, X, float(lr), int(steps), idx, params, pre, backtracking, status,
+                                       klast, diagonal=True)
     else:
         run = DescentRun(compiled, float(lr), bool(backtracking), int(steps), idx, p, twin[1])
         XS = field.run_descent(run, X, status, klast, threads=_threads(B, parallel), progress=progress)
+        if XS.shape[-1] == 2 * field.dim:
+            XS, diagonal = XS[..., : field.dim], XS[..., field.dim :]
+    if diagonal is not None:
+        diagonal = np.ascontiguousarray(diagonal).reshape((idx.size,) + batch + (field.dim,))
     return DescentResult(
         ks=idx,
         k_final=klast.astype(np.int64).reshape(batch),
         preconditioner=pre.name,
+        metric_diagonal=diagonal,
         **_records(field, X, XS, status, params, batch),
     )

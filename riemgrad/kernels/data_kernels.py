@@ -29,6 +29,7 @@ from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
 from ..symbolic import as_expression as as_expr
 from ..symbolic.conditional import ConditionalFamily
 from ..symbolic.data_metrics import DataMetric
+from ._data_second_order import SECOND_ORDER_RUNS
 from ._data_template import RUNS, SOLVER_PARTS, TEMPLATE
 from .abi import DataRun
 from .cache import derivation_key, load_derivation, load_source, store_derivation
@@ -40,7 +41,9 @@ __all__ = ["DataField", "compile_data_flow", "metric_field", "SOLVERS"]
 SOLVERS = ("cholesky", "qr")
 
 #: Fingerprint of this generator (its own file and the fixed template): part of every derivation key.
-_OWN = hashlib.sha256((Path(__file__).read_text() + TEMPLATE + RUNS + repr(SOLVER_PARTS)).encode()).hexdigest()
+_OWN = hashlib.sha256(
+    (Path(__file__).read_text() + TEMPLATE + RUNS + SECOND_ORDER_RUNS + repr(SOLVER_PARTS)).encode()
+).hexdigest()
 _DEC = '@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)'
 
 
@@ -118,7 +121,7 @@ def generate_source(metric: DataMetric, loss: sp.Expr, zsyms: tuple[sp.Symbol, .
               pre, post)
     )
     runs = RUNS.replace("SUFFIX", "_0").split("\n\n\n")[0] + "\n\n\n" + RUNS.replace("SUFFIX", "_m")
-    return "\n\n".join(parts) + SOLVER_PARTS[solver] + TEMPLATE + "\n\n" + runs
+    return "\n\n".join(parts) + SOLVER_PARTS[solver] + TEMPLATE + "\n\n" + runs + SECOND_ORDER_RUNS
 
 
 class DataField(Frozen):
@@ -208,7 +211,8 @@ class DataField(Frozen):
             f"`preconditioner` over data must be 'metric' or riemgrad.preconditioners.natural() (the field's "
             f"metric), or 'identity' or identity() (gradient descent); "
             f"got {getattr(preconditioner, 'name', preconditioner)!r}. "
-            "rmsprop, adam and your own pairs are not compiled over data."
+            "lbfgs(), levenberg_marquardt() and hessian_free() are also compiled over data; "
+            "rmsprop, adam and your own pairs are not."
         )
 
     def _evaluate(self, x: Any, data: Dataset | None, damping: float) -> tuple:
@@ -284,6 +288,12 @@ class DataField(Frozen):
             ``riemgrad.preconditioners.natural()`` and ``identity()`` name the same two.
             ``riemgrad.preconditioners.hessian_free(...)`` runs truncated Newton-CG on
             compiled curvature-vector products and returns a ``HessianFreeResult``.
+            ``lbfgs(...)`` (needs only the loss and gradient over the rows; with
+            ``backtracking=True`` the first trial step is ``lr``) and
+            ``levenberg_marquardt(...)`` (the field's metric, e.g. the Gauss-Newton metric
+            E[JᵀJ] of a field compiled with :func:`~riemgrad.gauss_newton_metric` and the loss
+            r²/2, damped by its own ``lam`` and schedule; use ``lr=1``) run compiled
+            per trajectory, as in :func:`riemgrad.descend`.
         damping : float, optional
             Levenberg-Marquardt style lam >= 0 added to the metric (default: the
             field's ``damping``, set by :func:`compile_data_flow`).
@@ -292,7 +302,7 @@ class DataField(Frozen):
             Starting points are split into this many contiguous chunks run on
             threads (the kernels release the GIL); 1 runs them in order.
         backtracking : bool
-            Not compiled over data; must be False.
+            Armijo backtracking, compiled over data for ``lbfgs()`` only; must be False otherwise.
         parallel : "auto" or bool
             ``True`` sets ``threads`` to the number of cores (as :func:`riemgrad.descend`).
 
@@ -304,9 +314,11 @@ class DataField(Frozen):
 
         if not (np.isfinite(lr) and lr > 0):
             raise SolverSettingsError(f"`lr` must be a positive finite number; got {lr!r}.")
-        if backtracking:
+        second = _second_order(preconditioner)
+        if backtracking and (second is None or second[0] != "lbfgs"):
             raise SolverSettingsError(
-                "`backtracking` is not compiled for fields over data; pass backtracking=False and a fixed `lr`."
+                "`backtracking` is compiled over data only for riemgrad.preconditioners.lbfgs(); pass "
+                "backtracking=False and a fixed `lr` (Levenberg-Marquardt's schedule is its own step control)."
             )
         threads = _parallel(threads, parallel)
         if int(steps) != steps or steps < 0:
@@ -330,6 +342,22 @@ class DataField(Frozen):
         XS = np.full((idx.size, X.shape[0], self.dim), np.nan)
         st = np.zeros(X.shape[0], dtype=np.int64)
         kf = np.zeros(X.shape[0], dtype=np.int64)
+        if second is not None:  # L-BFGS / Levenberg-Marquardt: _data_template.SECOND_ORDER_RUNS
+            kind, hyper = second
+            if kind == "lm" and damping is not None:
+                raise SolverSettingsError(
+                    f"`damping` is not used with levenberg_marquardt() (its own `damping` sets lam); got {damping!r}. "
+                    "Leave `damping` unset."
+                )
+            h = np.array([hyper[0], hyper[1], float(backtracking) if kind == "lbfgs" else hyper[2]])
+            kernel = getattr(self._module, "_descend_lbfgs" if kind == "lbfgs" else "_descend_lm")
+            _chunks(kernel, X, (Z, float(lr), int(steps), self._dom, idx, h), XS, st, kf, threads)
+            return DescentResult(
+                ks=idx, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
+                k_final=kf.reshape(shape), chart=self.chart,
+                preconditioner="lbfgs" if kind == "lbfgs" else "levenberg_marquardt",
+                _loss_fn=lambda P: self.loss(P, data),
+            )
         mode = self._mode(preconditioner)
         kind = "descent_metric" if mode else "descent_gradient"
         run = DataRun(kind, Z, lr, steps, self._lam(damping), self._dom, idx)
@@ -444,6 +472,14 @@ def _chunks(
         XS[:, lo:hi] = xs
         st[lo:hi] = s
         kf[lo:hi] = f
+
+
+def _second_order(preconditioner: Any) -> tuple[str, tuple[float, float, float]] | None:
+    """(kind, hyper) for the built-in lbfgs() / levenberg_marquardt() pairs, compiled over data; else None."""
+    from ..flows.preconditioners import Preconditioner, compiled_twin
+
+    twin = compiled_twin(preconditioner) if isinstance(preconditioner, Preconditioner) else None
+    return twin if twin is not None and twin[0] in ("lbfgs", "lm") else None
 
 
 def _parallel(threads: Any, parallel: Any) -> Any:

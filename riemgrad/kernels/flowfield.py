@@ -19,7 +19,7 @@ from .abi import (
     kernel_name,
 )
 from .codegen.steppers import FIXED
-from .codegen.template import DESCENT_KINDS
+from .codegen.template import DESCENT_KINDS, DIAGONAL_KINDS
 from .compiled import BACKGROUND_WORK, CompiledField, real_array  # noqa: F401  (their old import path)
 from .runner import chunk_bounds
 
@@ -219,10 +219,12 @@ class FlowField(CompiledField):
         """Run compiled descent with a built-in preconditioner on the batch ``X`` (dim, B), in place.
 
         As :meth:`run_fixed`; ``klast`` receives the index of each trajectory's last valid
-        iterate (as a float). Returns the saved iterates, shape ``(n_save, B, dim)``.
+        iterate (as a float). Returns the saved iterates, shape ``(n_save, B, dim)``; for the kinds of
+        :data:`~riemgrad.kernels.codegen.template.DIAGONAL_KINDS` (RMSprop, Adam) shape ``(n_save, B, 2 dim)``,
+        the columns ``dim:`` holding the diagonal metric ``sqrt(v_hat) + eps`` at each saved step.
         """
         B = X.shape[1]
-        XS = np.empty((run.save_idx.size, B, self.dim))
+        XS = np.empty((run.save_idx.size, B, self.dim * (2 if run.kind in DIAGONAL_KINDS else 1)))
         bounds = chunk_bounds(B, threads)
         ctl = self._control(run.control, len(bounds) - 1)
         full = run.kernel_args() + (XS, status, klast)

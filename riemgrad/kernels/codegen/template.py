@@ -31,7 +31,10 @@ from ..abi import (
 )
 from .second_order import LBFGS_DIRECTION, LBFGS_STATE, LM_ACCEPT, LM_DIRECTION, LM_STATE
 
-__all__ = ["template", "rhs_template", "ranged", "save_block", "DESCENT_KINDS", "DECORATOR", "INLINE", "BLOCK"]
+__all__ = [
+    "template", "rhs_template", "ranged", "save_block", "DESCENT_KINDS", "DIAGONAL_KINDS", "DECORATOR", "INLINE",
+    "BLOCK",
+]
 
 #: Steps per block: the chunk steppers check validity once per block (see
 #: :func:`.steppers.range_stepper`), and every stepping kernel reads its control row between blocks.
@@ -227,7 +230,7 @@ def save_block(step: str, ind: str) -> str:
 """
 
 
-_START = """\
+_START_CHECK = """\
     nsave = save_idx.shape[0]
     xt = np.empty((DIM, m))
     w = np.empty(WORK + 1)
@@ -236,7 +239,28 @@ _START = """\
         if status[j] == 0:
             status[j] = _check_point(x, j)
     si = 0
-""" + save_block("0", "    ")
+"""
+_START = _START_CHECK + save_block("0", "    ")
+
+#: RMSprop and Adam also record their diagonal metric sqrt(v_hat) + eps at each saved step, into the columns
+#: DIM..2 DIM - 1 of XS (the runner allocates XS twice as wide for them; see flowfield.run_descent). At step 0
+#: (v = 0; Adam's v_hat = 0 / 0 is taken as 0) it is eps.
+_DIAGONAL = {
+    "rmsprop": "math.sqrt(s1[k, j]) + eps",
+    "adam": "(math.sqrt(s2[k, j] / (1.0 - pb)) if pb < 1.0 else 0.0) + eps",
+}
+
+
+def _save_diagonal(step: str, ind: str, expr: str) -> str:
+    """As :func:`save_block`, also writing the diagonal metric ``expr`` (of k, j) into ``XS[si, off + j, DIM + k]``."""
+    return f"""{ind}while si < nsave and save_idx[si] == {step}:
+{ind}    for j in range(m):
+{ind}        ok = status[j] == 0
+{ind}        for k in range(DIM):
+{ind}            XS[si, off + j, k] = x[k, j] if ok else np.nan
+{ind}            XS[si, off + j, DIM + k] = ({expr}) if ok else np.nan
+{ind}    si += 1
+"""
 
 _ACCEPT = """\
         for j in range(m):
@@ -300,6 +324,8 @@ _DIRECTIONS = {
 
 #: Descent preconditioners with a compiled chunk kernel, indexed by ``Preconditioner.kind``.
 DESCENT_KINDS = tuple(_DIRECTIONS)
+#: The descent kinds whose kernels also save their diagonal metric (XS is ``2 * DIM`` wide for them).
+DIAGONAL_KINDS = ("rmsprop", "adam")
 
 _BACKTRACK = """\
         if backtrack > 0.0:
@@ -377,16 +403,13 @@ def _descent(name: str) -> str:
     )
     if name == "lm":  # the damping schedule decides acceptance itself (no backtracking with it: flows.quasi_newton)
         step = "        if sched:\n" + _indent(LM_ACCEPT) + "        else:\n" + _indent(step)
-    body = (
-        _START
-        + _START_SIZE
-        + state
-        + "    for n in range(nsteps):\n"
-        + _DIRECTIONS[name]
-        + step
-        + save_block("n + 1", "        ")
-        + _DIVERGED_CHECK
-    )
+    if name in _DIAGONAL:  # the state exists before step 0 is saved
+        start, save = _START_CHECK + _START_SIZE + state + _save_diagonal("0", "    ", _DIAGONAL[name]), (
+            _save_diagonal("n + 1", "        ", _DIAGONAL[name])
+        )
+    else:
+        start, save = _START + _START_SIZE + state, save_block("n + 1", "        ")
+    body = start + "    for n in range(nsteps):\n" + _DIRECTIONS[name] + step + save + _DIVERGED_CHECK
     # every BLOCK steps: count them, and stop when asked (the steps are whole chunk sweeps: no cost)
     body += f"""\
         if (n + 1) % {BLOCK} == 0:
