@@ -153,3 +153,14 @@ def test_a_data_field_is_found_again_in_the_derivation_cache(tmp_path, monkeypat
             fields.append(rg.compile_flow(g, m.loss))
     assert fields[0].path == fields[1].path
     assert len(list((tmp_path / "derived").glob("*.json"))) == 1
+
+
+def test_descent_of_zero_steps_returns_the_start():
+    # steps=0 raised: the default record [0, steps] was not increasing
+    m = models.logistic_regression(2)
+    data = m.dataset(np.array([[0.0, 1.0], [1.0, 0.5], [2.0, -1.0]]), [0, 1, 1])
+    field = rg.compile_flow(rg.fisher_metric(m.family, data=data), m.family)
+    res = field.descend([0.1, 0.2, 0.3], lr=1.0, steps=0)
+    assert res.ks.tolist() == [0]
+    np.testing.assert_array_equal(res.xs, [[0.1, 0.2, 0.3]])
+    assert int(res.status) == 0

@@ -252,7 +252,8 @@ class DataField(Frozen):
 
     # ------------------------------------------------------------ runs
     def _saves(self, saveat: Any, last: int, name: str) -> np.ndarray:
-        idx = np.array([0, last] if saveat is None else saveat, dtype=np.int64).reshape(-1)
+        default = [0, last] if last > 0 else [0]  # steps=0: the start only
+        idx = np.array(default if saveat is None else saveat, dtype=np.int64).reshape(-1)
         if idx.size == 0 or (np.diff(idx) <= 0).any() or idx[0] < 0 or idx[-1] > last:
             raise SolverSettingsError(
                 f"`{name}` must be increasing step indices in 0..{last}; got {saveat!r}."
