@@ -21,8 +21,8 @@ from .abi import AdaptiveRun, DescentRun, FixedStepRun
 from .cache import CacheRepairWarning, cache_dir
 from .codegen.steppers import TABLE as STEPPER_TABLE
 from .compile import compile_flow, require_metric
-from .data_kernels import DataField, compile_data_flow
 from .compiled import CompiledField
+from .data_kernels import DataField, compile_data_flow
 from .flowfield import FlowField
 from .geodesic import GeodesicField, geodesic_field
 

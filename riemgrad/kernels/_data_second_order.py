@@ -42,7 +42,7 @@ def _armijo(th, d, g, Z, lr, dom, tt):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _descend_lbfgs(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF):
+def _descend_lbfgs(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF, CTL):
     hist = max(1, int(hyper[0] + 0.5))
     ceps = hyper[1]
     backtrack = hyper[2] > 0.5
@@ -72,8 +72,9 @@ def _descend_lbfgs(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF):
         head = 0
         gam = 1.0
         for step in range(1, steps + 1):
-            if st != 0:
+            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
                 break
+            CTL[1] += 1  # steps done (abi.CONTROL_DONE)
             _rows_grad(th, Z, g)
             for k in range(DIM):
                 g[k] *= inv
@@ -176,7 +177,7 @@ def _lm_solve(M, mu, dg, g, L, d):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _descend_lm(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF):
+def _descend_lm(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF, CTL):
     mu0 = max(hyper[0], MU_MIN)
     diag = hyper[1] > 0.5
     sched = hyper[2] > 0.5
@@ -207,8 +208,9 @@ def _descend_lm(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF):
         mu = mu0
         nu = 2.0
         for step in range(1, steps + 1):
-            if st != 0:
+            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
                 break
+            CTL[1] += 1  # steps done (abi.CONTROL_DONE)
             for r in range(DIM):
                 for c in range(DIM):
                     G[r, c] = 0.0

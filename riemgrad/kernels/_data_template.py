@@ -247,7 +247,7 @@ def _losses(X, Z, OUT):
 #: The runs, written once with SUFFIX standing for the velocity variant (_0 or _m).
 RUNS = r'''
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _descendSUFFIX(X, Z, lr, steps, lam, dom, save_idx, XS, STATUS, KF):
+def _descendSUFFIX(X, Z, lr, steps, lam, dom, save_idx, XS, STATUS, KF, CTL):
     g = np.zeros(DIM)
     G = np.zeros((DIM, DIM))
     U = np.zeros((max(NF, 1), DIM))
@@ -267,8 +267,9 @@ def _descendSUFFIX(X, Z, lr, steps, lam, dom, save_idx, XS, STATUS, KF):
             si += 1
         KF[b] = 0
         for step in range(1, steps + 1):
-            if st != 0:
+            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
                 break
+            CTL[1] += 1  # steps done (abi.CONTROL_DONE), read by the progress bar
             st = _velocitySUFFIX(th, Z, lam, g, G, U, W, a, v)
             if st != 0:
                 break
@@ -286,7 +287,7 @@ def _descendSUFFIX(X, Z, lr, steps, lam, dom, save_idx, XS, STATUS, KF):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _rk4SUFFIX(X, Z, dt, nsteps, lam, dom, save_idx, XS, STATUS, KF):
+def _rk4SUFFIX(X, Z, dt, nsteps, lam, dom, save_idx, XS, STATUS, KF, CTL):
     g = np.zeros(DIM)
     G = np.zeros((DIM, DIM))
     U = np.zeros((max(NF, 1), DIM))
@@ -310,8 +311,9 @@ def _rk4SUFFIX(X, Z, dt, nsteps, lam, dom, save_idx, XS, STATUS, KF):
             si += 1
         KF[b] = 0
         for step in range(1, nsteps + 1):
-            if st != 0:
+            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
                 break
+            CTL[1] += 1  # steps done (abi.CONTROL_DONE), read by the progress bar
             st = _velocitySUFFIX(th, Z, lam, g, G, U, W, a, k1)
             if st == 0:
                 for k in range(DIM):

@@ -137,7 +137,7 @@ def _products(X, V, Z, C, cached, lam, OUT):
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _descend_hf(X, Z, C, cached, lr, steps, lam0, adapt, max_cg, tol, ptol, warm, dom, save_idx, XS, STATUS,
-                KF, CGIT, CGSTOP, LAMS):
+                KF, CGIT, CGSTOP, LAMS, CTL):
     # Hessian-free descent: theta <- theta + lr d, d from truncated CG on (B + lam I) d = -g.
     # With adapt: lam follows the reduction ratio rho (Martens 2010, sec. 4.1) and a step that does not
     # lower the loss is rejected (the point stays, lam grows).
@@ -165,8 +165,9 @@ def _descend_hf(X, Z, C, cached, lr, steps, lam0, adapt, max_cg, tol, ptol, warm
             si += 1
         KF[b] = 0
         for step in range(1, steps + 1):
-            if st != 0:
+            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
                 break
+            CTL[1] += 1  # steps done (abi.CONTROL_DONE)
             if cached:  # the gradient and the v-free part of the products at th, in one pass
                 _rows_grad_fill(th, Z, g, C)
             else:

@@ -278,7 +278,7 @@ def _direction(g, CA, CG, out):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
-def _descend_kfac(X, Z, XC, YC, mode, lr, steps, lam, decay, every, idx, lfac, nfac, XS, st, kf):
+def _descend_kfac(X, Z, XC, YC, mode, lr, steps, lam, decay, every, idx, lfac, nfac, XS, st, kf, CTL):
     """K-FAC descent of every starting point X[b] (see the module notes); records XS[j, b] at steps idx[j]."""
     n = Z.shape[0]
     d = X.shape[1]
@@ -303,6 +303,9 @@ def _descend_kfac(X, Z, XC, YC, mode, lr, steps, lam, decay, every, idx, lfac, n
         last = 0
         L0 = 0.0
         for k in range(steps + 1):
+            if CTL[0] != 0:  # the stop flag (abi.CONTROL_STOP), set by Ctrl-C
+                break
+            CTL[1] += 1  # steps done (abi.CONTROL_DONE)
             loss = _stats(th, Z, XC, YC, mode, A, G, g) / n
             ok = np.isfinite(loss)
             for c in range(d):

@@ -29,11 +29,15 @@ Kernel kinds
 
 ``data_run`` (a module over data rows, :mod:`riemgrad.kernels.data_kernels`)
     ``_descend_0`` / ``_descend_m`` and ``_rk4_m``, each
-    ``(X, Z, lr_or_dt, nsteps, lam, dom, save_idx, XS, STATUS, KF)``: descent with the
+    ``(X, Z, lr_or_dt, nsteps, lam, dom, save_idx, XS, STATUS, KF, CTL)``: descent with the
     gradient only (``_0``) or with the metric averaged over the rows of ``Z`` (``_m``),
     and the RK4 gradient flow; ``X`` is ``(batch, dim)`` here, ``Z`` is ``(n, columns)``
     bound at call time, ``dom`` (int64, ``(dim,)``) marks coordinates that must stay
-    positive (1) or negative (-1), ``lam`` is the damping, ``KF`` the last step per start.
+    positive (1) or negative (-1), ``lam`` is the damping, ``KF`` the last step per start,
+    ``CTL`` the call's control row, read before every step. The other runs over data
+    (``_descend_lbfgs``, ``_descend_lm``, Hessian-free's ``_descend_hf`` and K-FAC's
+    ``_descend_kfac``) also take their control row last; all are started through
+    :func:`riemgrad.kernels._data_runner.run_over_data`.
     Its evaluators are ``_losses(X, Z, out)``, ``_gradients(X, Z, out)`` and
     ``_evaluate(X, Z, lam, GRAD, MET, VEL, STATUS)``. See :class:`DataRun`.
 

@@ -29,6 +29,7 @@ from ..errors import ArgumentTypeError, ShapeError, SolverSettingsError
 from ..symbolic import as_expression as as_expr
 from ..symbolic.conditional import ConditionalFamily
 from ..symbolic.data_metrics import DataMetric
+from ._data_runner import run_over_data
 from ._data_second_order import SECOND_ORDER_RUNS
 from ._data_template import RUNS, SOLVER_PARTS, TEMPLATE
 from .abi import DataRun
@@ -352,7 +353,8 @@ class DataField(Frozen):
                 )
             h = np.array([hyper[0], hyper[1], float(backtracking) if kind == "lbfgs" else hyper[2]])
             kernel = getattr(self._module, "_descend_lbfgs" if kind == "lbfgs" else "_descend_lm")
-            _chunks(kernel, X, (Z, float(lr), int(steps), self._dom, idx, h), XS, st, kf, threads)
+            _chunks(kernel, X, (Z, float(lr), int(steps), self._dom, idx, h), XS, st, kf, threads, steps=int(steps),
+                    what=f"{'L-BFGS' if kind == 'lbfgs' else 'Levenberg-Marquardt'} over data")
             return DescentResult(
                 ks=idx, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
                 k_final=kf.reshape(shape), chart=self.chart,
@@ -362,7 +364,8 @@ class DataField(Frozen):
         mode = self._mode(preconditioner)
         kind = "descent_metric" if mode else "descent_gradient"
         run = DataRun(kind, Z, lr, steps, self._lam(damping), self._dom, idx)
-        _chunks(getattr(self._module, run.name()), X, run.kernel_args(), XS, st, kf, threads)  # only it compiles
+        _chunks(getattr(self._module, run.name()), X, run.kernel_args(), XS, st, kf, threads,  # only it compiles
+                steps=int(steps), what="descent over data")
         name = self.metric_data.name if mode else "identity"
         return DescentResult(
             ks=idx, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
@@ -441,7 +444,8 @@ class DataField(Frozen):
         st = np.zeros(X.shape[0], dtype=np.int64)
         kf = np.zeros(X.shape[0], dtype=np.int64)
         run = DataRun("flow_metric", Z, h, nsteps, self._lam(damping), self._dom, idx)
-        _chunks(getattr(self._module, run.name()), X, run.kernel_args(), XS, st, kf, threads)
+        _chunks(getattr(self._module, run.name()), X, run.kernel_args(), XS, st, kf, threads, steps=nsteps,
+                what="RK4 over data")
         return FlowResult(
             ts=t0 + idx * h, xs=XS.reshape((idx.size,) + shape + (self.dim,)), status=st.reshape(shape),
             t_final=(t0 + kf * h).reshape(shape), n_steps=kf.reshape(shape), chart=self.chart, stepper="rk4",
@@ -450,26 +454,25 @@ class DataField(Frozen):
 
 
 def _chunks(
-    kernel: Any, X: np.ndarray, args: tuple, XS: np.ndarray, st: np.ndarray, kf: np.ndarray, threads: Any
+    kernel: Any, X: np.ndarray, args: tuple, XS: np.ndarray, st: np.ndarray, kf: np.ndarray, threads: Any,
+    *, steps: int, what: str,
 ) -> None:
-    """Run ``kernel`` over the starting points, in ``threads`` contiguous chunks (each with its own arrays)."""
-    if int(threads) != threads or threads < 1:
-        raise SolverSettingsError(f"`threads` must be a positive integer; got {threads!r}.")
+    """Run ``kernel`` over the starting points in ``threads`` contiguous ranges (each with its own arrays),
+    interruptibly (:func:`riemgrad.kernels._data_runner.run_over_data`; ``args[0]`` is the data ``Z``)."""
     B = X.shape[0]
-    k = min(int(threads), B)
-    if k <= 1:
-        kernel(X, *args, XS, st, kf)
-        return
-    from concurrent.futures import ThreadPoolExecutor
+    parts: dict[int, tuple] = {}
 
-    bounds = np.linspace(0, B, k + 1).astype(int)
-    parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        parts.append((lo, hi, np.ascontiguousarray(X[lo:hi]), np.full((XS.shape[0], hi - lo, XS.shape[2]), np.nan),
-                      np.zeros(hi - lo, dtype=np.int64), np.zeros(hi - lo, dtype=np.int64)))
-    with ThreadPoolExecutor(k) as pool:
-        list(pool.map(lambda p: kernel(p[2], *args, p[3], p[4], p[5]), parts))
-    for lo, hi, _, xs, s, f in parts:
+    def call(lo: int, hi: int, ctl: np.ndarray) -> None:
+        if lo == 0 and hi == B:  # one range: the caller's arrays
+            kernel(X, *args, XS, st, kf, ctl)
+            return
+        part = (np.ascontiguousarray(X[lo:hi]), np.full((XS.shape[0], hi - lo, XS.shape[2]), np.nan),
+                np.zeros(hi - lo, dtype=np.int64), np.zeros(hi - lo, dtype=np.int64))
+        kernel(part[0], *args, *part[1:], ctl)
+        parts[lo] = (hi, *part[1:])
+
+    run_over_data(call, B, threads, steps=steps, rows=args[0].shape[0], what=what)
+    for lo, (hi, xs, s, f) in parts.items():
         XS[:, lo:hi] = xs
         st[lo:hi] = s
         kf[lo:hi] = f

@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..data import Dataset
 from ..errors import ArgumentTypeError, CompilationError, ShapeError, SolverSettingsError
+from ._data_runner import run_over_data
 from ._hf_template import TEMPLATE
 from .cache import derivation_key, load_derivation, load_source, store_derivation
 from .codegen.printer import ScalarPrinter, assignments
@@ -461,26 +462,20 @@ def hf_descend(
     lams = np.full((steps, B), np.nan)
     args = (Z, float(lr), steps, lam, bool(settings.adapt_damping), settings.max_cg, settings.tol,
             settings.progress_tol, settings.warm_start, field._dom, idx)
-    k = min(int(threads), B)
-    bounds = np.linspace(0, B, k + 1).astype(int)
 
-    def run(lo: int, hi: int) -> None:
+    def run(lo: int, hi: int, ctl: np.ndarray) -> None:
         xs = np.full((idx.size, hi - lo, field.dim), np.nan)
         s, f = np.zeros(hi - lo, np.int64), np.zeros(hi - lo, np.int64)
         a, b, c = np.zeros((steps, hi - lo), np.int64), np.zeros((steps, hi - lo), np.int64), \
             np.full((steps, hi - lo), np.nan)
         Zc = args[0]
         module._descend_hf(np.ascontiguousarray(X[lo:hi]), Zc, *_row_cache(module, Zc.shape[0]), *args[1:],
-                           xs, s, f, a, b, c)
+                           xs, s, f, a, b, c, ctl)
         XS[:, lo:hi], st[lo:hi], kf[lo:hi], its[:, lo:hi], stops[:, lo:hi], lams[:, lo:hi] = xs, s, f, a, b, c
 
-    if k <= 1:
-        run(0, B)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(k) as pool:
-            list(pool.map(lambda lh: run(*lh), zip(bounds[:-1], bounds[1:])))
+    # a CG iteration costs about two passes over the rows: count each step as (max_cg + 1) passes
+    run_over_data(run, B, threads, steps=steps, rows=Z.shape[0] * (settings.max_cg + 1),
+                  what=f"Hessian-free descent over data ({settings.product} products)")
     from dataclasses import replace
 
     return HessianFreeResult(

@@ -39,6 +39,7 @@ import sympy as sp
 
 from ..data import Dataset
 from ..errors import ArgumentTypeError, MethodNotApplicableError, SolverSettingsError
+from ._data_runner import run_over_data
 from ._kfac_template import TEMPLATE
 from .abi import DIVERGENCE_LOSS_FACTOR, DIVERGENCE_NORM_FACTOR
 from .cache import load_source
@@ -510,8 +511,13 @@ def kfac_descend(field: Any, x0: Any, *, lr: float, steps: int, saveat: Any, set
     XS = np.full((idx.size, X.shape[0], field.dim), np.nan)
     st = np.zeros(X.shape[0], dtype=np.int64)
     kf = np.zeros(X.shape[0], dtype=np.int64)
-    module._descend_kfac(X, Z, XC, YC, mode, float(lr), int(steps), settings.damping, settings.decay,
-                         settings.inverse_every, idx, DIVERGENCE_LOSS_FACTOR, DIVERGENCE_NORM_FACTOR, XS, st, kf)
+
+    def run(lo: int, hi: int, ctl: np.ndarray) -> None:  # one range: every start runs in order
+        module._descend_kfac(X, Z, XC, YC, mode, float(lr), int(steps), settings.damping, settings.decay,
+                             settings.inverse_every, idx, DIVERGENCE_LOSS_FACTOR, DIVERGENCE_NORM_FACTOR, XS, st, kf,
+                             ctl)
+
+    run_over_data(run, 1, 1, steps=X.shape[0] * int(steps), rows=Z.shape[0], what="K-FAC descent over data")
     return DescentResult(
         ks=idx, xs=XS.reshape((idx.size,) + shape + (field.dim,)), status=st.reshape(shape),
         k_final=kf.reshape(shape), chart=field.chart, preconditioner=f"kfac({settings.fisher})",
