@@ -6,6 +6,7 @@ One command, every kernel of a comparison timed in the same alternating loop::
     python benchmarks/bench_simd.py            # W1 at 10,000 x 5,000 RK4 steps (minutes: six fields compile)
     python benchmarks/bench_simd.py --quick    # a smoke run
     python benchmarks/bench_simd.py --w1-only  # the W1 table only
+    python benchmarks/bench_simd.py --micro    # vexp and vtanh alone over 1e6 doubles against math and NumPy
 
 Rows:
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import os
 import sys
 import time
@@ -108,6 +110,45 @@ def flop_bound_kernel():
     kernel = njit(parallel=True, fastmath={"contract", "arcp"}, error_model="numpy")(ns["peak"])
     per_element = chains * depth * 2 + chains - 1
     return kernel, per_element
+
+
+def micro(rounds: int) -> list[str]:
+    """``out[i] = f(x[i])`` over 1e6 doubles (U(-10, 10)) in one @njit loop (one thread, the chunk
+    loops' fast-math flags), for vexp/vtanh, ``math`` in the same loop and NumPy's ufuncs."""
+    from numba import njit
+
+    from riemgrad.kernels import elementary as el
+    from riemgrad.kernels.abi import FASTMATH_FLAGS
+
+    def make(f):
+        @njit(fastmath=set(FASTMATH_FLAGS), error_model="numpy", nogil=True)
+        def loop(x, out):
+            for i in range(x.shape[0]):
+                out[i] = f(x[i])
+
+        return loop
+
+    x = np.random.default_rng(1).uniform(-10.0, 10.0, 1_000_000)
+    out = np.empty_like(x)
+    cases = [
+        ("exp", make(el.vexp), make(math.exp), lambda a, o: np.exp(a, out=o)),
+        ("tanh", make(el.vtanh), make(math.tanh), lambda a, o: np.tanh(a, out=o)),
+    ]
+    rows = [
+        "### One function over 1e6 doubles U(-10, 10), one thread\n",
+        "| function | riemgrad v-function | `math` in @njit | NumPy ufunc | math / v | NumPy / v |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, v, m, u in cases:
+        fns = [lambda v=v: v(x, out), lambda m=m: m(x, out), lambda u=u: u(x, out)]
+        for f in fns:
+            f()
+        t = best_times(fns, 3, rounds)
+        rows.append(
+            f"| {name} | {t[0] * 1e3:.2f} ms | {t[1] * 1e3:.2f} ms | {t[2] * 1e3:.2f} ms "
+            f"| {t[1] / t[0]:.2f} | {t[2] / t[0]:.2f} |"
+        )
+    return rows
 
 
 def sphere_metric() -> rg.Metric:
@@ -200,6 +241,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="batch 1,000 and 500 steps")
     ap.add_argument("--w1-only", action="store_true", help="only the W1 table (three charts and the flop bound)")
+    ap.add_argument("--micro", action="store_true", help="only the one-function loops (vexp, vtanh vs math, NumPy)")
     args = ap.parse_args(argv)
     import numba
 
@@ -210,6 +252,9 @@ def main(argv=None) -> None:
         f"load average {os.getloadavg()[0]:.1f} at start\n"
     )
     t0 = time.perf_counter()
+    if args.micro:
+        print("\n".join(micro(max(rounds, 7))) + "\n")
+        return
     print("\n".join(w1(B, n, rounds)) + "\n", flush=True)
     if args.w1_only:
         return
