@@ -95,7 +95,10 @@ def rk4_flops_per_step(source: str) -> int:
 
 
 def flop_bound_kernel():
-    """A Numba kernel at the machine's FMA limit: returns (kernel, flops per call of ``kernel(x, out, reps)``)."""
+    """A Numba kernel at the machine's FMA limit.
+
+    Returns ``kernel(x, out, reps)`` and its flops per element of ``x``, rep and thread.
+    """
     from numba import njit, prange
 
     chains, depth = 8, 8  # independent FMA chains per element: enough to cover the FMA latency
@@ -180,7 +183,9 @@ def w1(B: int, n: int, rounds: int) -> list[str]:
     peak, per_element = flop_bound_kernel()
     threads = numba.get_num_threads()
     xp, outp = np.random.default_rng(0).uniform(0.5, 0.9, 512), np.empty((threads, 512))
-    reps = max(1, int(2e5 * n * B / 5e7 / 512))  # about as many flops as a sigma-chart run
+    # about the flops of a sigma-chart run (64 per step), so that both runs are as long: under a shared
+    # machine's load, a long run averages over the busy phases which the best of short runs skips
+    reps = max(1, round(64 * B * n / (per_element * 512 * threads)))
     fns = [
         lambda: rg.solve_flow(sig, Xs, (0, T), dt=dt),
         lambda: rg.solve_flow(ls_on, Xl, (0, T), dt=dt),
