@@ -29,7 +29,7 @@ def vexp(x):
     Returns
     -------
     float
-        ``exp(x)``: ``inf`` above 709.782712893384, subnormal results rounded once, ``0``
+        ``exp(x)``: ``inf`` above 709.782712893384, subnormal results (one rounding in the scaling), ``0``
         below -745.1332191019411, ``nan`` for ``nan``.
 
     Examples
@@ -116,7 +116,8 @@ def vexpm1(x):
         + hxs
         * (
             1.58730158725481460165e-03
-            + hxs * (-7.93650757867487942473e-05 + hxs * (4.00821782732936239552e-06 + hxs * -2.01099218183624371326e-07))
+            + hxs
+            * (-7.93650757867487942473e-05 + hxs * (4.00821782732936239552e-06 + hxs * -2.01099218183624371326e-07))
         )
     )
     t = 3.0 - r1 * hfx

@@ -14,7 +14,7 @@ small ``tanh``):
     r**2 q(r)`` with ``q`` a degree-10 polynomial (Chebyshev interpolation, Estrin's form: no
     division, short dependency chains), ``1 + hi`` summed exactly (Fast2Sum), and ``2**k``
     built from the exponent bits in two factors (so subnormal results are rounded once in
-    the scaling and ``k = 1024`` works). Until version 0.1 the fdlibm rational form
+    the scaling and ``k = 1024`` works). Until 2026-11-29 the fdlibm rational form
     ``1 + r + r c/(2 - c)``: the division and a longer chain made it about 1.2x slower.
 ``vlog``, ``vlog1p``
     ``x = 2**k (1 + f)`` with ``1 + f`` in ``[sqrt(2)/2, sqrt(2))`` taken from the bits,
