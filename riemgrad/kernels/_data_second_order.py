@@ -6,6 +6,7 @@ Written on the helpers of :mod:`._data_template` (``_rows_loss``, ``_rows_grad``
 :func:`riemgrad.preconditioners.levenberg_marquardt`.
 """
 
+from ._data_template import START, step_loop
 from .codegen.second_order import LM_MU_MAX, LM_MU_MIN
 
 __all__ = ["SECOND_ORDER_RUNS"]
@@ -17,7 +18,7 @@ __all__ = ["SECOND_ORDER_RUNS"]
 #: per trajectory. ``hyper``: (history, curvature_eps, backtrack) for L-BFGS; (damping, diagonal, schedule)
 #: for Levenberg-Marquardt (flags 0.0 or 1.0). LM reads the metric as a dense matrix through
 #: ``_metric_entry`` (for the "qr" solver R^T R) and solves G + mu D by its own Cholesky, ``_lm_solve``.
-SECOND_ORDER_RUNS = r'''
+SECOND_ORDER_RUNS = (r'''
 
 @njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _armijo(th, d, g, Z, lr, dom, tt):
@@ -61,21 +62,10 @@ def _descend_lbfgs(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF, CTL):
     for b in range(X.shape[0]):
         for k in range(DIM):
             th[k] = X[b, k]
-        si = 0
-        st = _check(th, dom)
-        if si < ns and save_idx[si] == 0 and st == 0:
-            for k in range(DIM):
-                XS[si, b, k] = th[k]
-            si += 1
-        KF[b] = 0
-        cnt = 0
+''' + START + r'''        cnt = 0
         head = 0
         gam = 1.0
-        for step in range(1, steps + 1):
-            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
-                break
-            CTL[1] += 1  # steps done (abi.CONTROL_DONE)
-            _rows_grad(th, Z, g)
+''' + step_loop("steps") + r'''            _rows_grad(th, Z, g)
             for k in range(DIM):
                 g[k] *= inv
                 if not math.isfinite(g[k]):
@@ -198,20 +188,9 @@ def _descend_lm(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF, CTL):
     for b in range(X.shape[0]):
         for k in range(DIM):
             th[k] = X[b, k]
-        si = 0
-        st = _check(th, dom)
-        if si < ns and save_idx[si] == 0 and st == 0:
-            for k in range(DIM):
-                XS[si, b, k] = th[k]
-            si += 1
-        KF[b] = 0
-        mu = mu0
+''' + START + r'''        mu = mu0
         nu = 2.0
-        for step in range(1, steps + 1):
-            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
-                break
-            CTL[1] += 1  # steps done (abi.CONTROL_DONE)
-            for r in range(DIM):
+''' + step_loop("steps") + r'''            for r in range(DIM):
                 for c in range(DIM):
                     G[r, c] = 0.0
             _rows_full(th, Z, g, U, W, G, a, 1.0 / math.sqrt(n))
@@ -279,4 +258,4 @@ def _descend_lm(X, Z, lr, steps, dom, save_idx, hyper, XS, STATUS, KF, CTL):
                     XS[si, b, k] = th[k]
                 si += 1
         STATUS[b] = st
-'''.replace("MU_MIN", repr(LM_MU_MIN)).replace("MU_MAX", repr(LM_MU_MAX)).replace("NU_MAX", repr(2.0**60))
+''').replace("MU_MIN", repr(LM_MU_MIN)).replace("MU_MAX", repr(LM_MU_MAX)).replace("NU_MAX", repr(2.0**60))

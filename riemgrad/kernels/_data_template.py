@@ -162,6 +162,29 @@ def _check(th, dom):
     return 0
 '''
 
+#: The start of every run over data, per starting point ``th`` (loaded from ``X[b]``): its domain check,
+#: step 0 recorded when asked, the last-step counter reset. Pasted into the runs (the data runs below, the
+#: second-order runs and Hessian-free's), like CHECK.
+START = r'''
+        si = 0
+        st = _check(th, dom)
+        if si < ns and save_idx[si] == 0 and st == 0:
+            for k in range(DIM):
+                XS[si, b, k] = th[k]
+            si += 1
+        KF[b] = 0
+'''[1:]
+
+
+def step_loop(steps: str) -> str:
+    """The head of every step loop over data: stop on a failed status or the control row's stop flag
+    (``CTL[0]``, abi.CONTROL_STOP, set by Ctrl-C), count the step (``CTL[1]``, abi.CONTROL_DONE)."""
+    return (f"        for step in range(1, {steps} + 1):\n"
+            "            if st != 0 or CTL[0] != 0:\n"
+            "                break\n"
+            "            CTL[1] += 1\n")
+
+
 TEMPLATE = r'''
 
 # ---------------------------------------------------------------- fixed part
@@ -259,18 +282,7 @@ def _descendSUFFIX(X, Z, lr, steps, lam, dom, save_idx, XS, STATUS, KF, CTL):
     for b in range(X.shape[0]):
         for k in range(DIM):
             th[k] = X[b, k]
-        si = 0
-        st = _check(th, dom)
-        if si < ns and save_idx[si] == 0 and st == 0:
-            for k in range(DIM):
-                XS[si, b, k] = th[k]
-            si += 1
-        KF[b] = 0
-        for step in range(1, steps + 1):
-            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
-                break
-            CTL[1] += 1  # steps done (abi.CONTROL_DONE), read by the progress bar
-            st = _velocitySUFFIX(th, Z, lam, g, G, U, W, a, v)
+''' + START + step_loop("steps") + r'''            st = _velocitySUFFIX(th, Z, lam, g, G, U, W, a, v)
             if st != 0:
                 break
             for k in range(DIM):
@@ -303,18 +315,7 @@ def _rk4SUFFIX(X, Z, dt, nsteps, lam, dom, save_idx, XS, STATUS, KF, CTL):
     for b in range(X.shape[0]):
         for k in range(DIM):
             th[k] = X[b, k]
-        si = 0
-        st = _check(th, dom)
-        if si < ns and save_idx[si] == 0 and st == 0:
-            for k in range(DIM):
-                XS[si, b, k] = th[k]
-            si += 1
-        KF[b] = 0
-        for step in range(1, nsteps + 1):
-            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
-                break
-            CTL[1] += 1  # steps done (abi.CONTROL_DONE), read by the progress bar
-            st = _velocitySUFFIX(th, Z, lam, g, G, U, W, a, k1)
+''' + START + step_loop("nsteps") + r'''            st = _velocitySUFFIX(th, Z, lam, g, G, U, W, a, k1)
             if st == 0:
                 for k in range(DIM):
                     y[k] = th[k] + 0.5 * dt * k1[k]

@@ -25,7 +25,7 @@ model; 3 ``max_cg`` iterations; 4 non-positive curvature ``p^T (B + lam I) p <= 
 non-finite product (the step fails with the NONFINITE status).
 """
 
-from ._data_template import CHECK
+from ._data_template import CHECK, START, step_loop
 
 TEMPLATE = r'''
 
@@ -157,17 +157,7 @@ def _descend_hf(X, Z, C, cached, lr, steps, lam0, adapt, max_cg, tol, ptol, warm
             th[k] = X[b, k]
             dprev[k] = 0.0
         lam = lam0
-        si = 0
-        st = _check(th, dom)
-        if si < ns and save_idx[si] == 0 and st == 0:
-            for k in range(DIM):
-                XS[si, b, k] = th[k]
-            si += 1
-        KF[b] = 0
-        for step in range(1, steps + 1):
-            if st != 0 or CTL[0] != 0:  # CTL[0]: the stop flag (abi.CONTROL_STOP), set by Ctrl-C
-                break
-            CTL[1] += 1  # steps done (abi.CONTROL_DONE)
+''' + START + step_loop("steps") + r'''
             if cached:  # the gradient and the v-free part of the products at th, in one pass
                 _rows_grad_fill(th, Z, g, C)
             else:
