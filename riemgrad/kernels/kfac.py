@@ -127,23 +127,8 @@ def layout(model: Any) -> dict[str, Any]:
 
 def _output_loss(family: Any) -> tuple[sp.Expr, tuple, tuple]:
     """The family's per-example NLL l(y, z) in fresh output symbols z: (l, z, the labels)."""
-    K = len(family.eta) if isinstance(family.eta, tuple) else 1
-    zs = tuple(sp.Dummy(f"z{k}", real=True) for k in range(K))
-    y = tuple(family.labels)
-    if family.output == "bernoulli":
-        l = sp.log(1 + sp.exp(zs[0])) - y[0] * zs[0]
-    elif family.output == "poisson":
-        l = sp.exp(zs[0]) - y[0] * zs[0]
-    elif family.output == "normal":
-        l = sp.Add(*[(yk - zk) ** 2 for yk, zk in zip(y, zs)]) / (2 * family.variance)
-    elif family.output == "categorical":  # logsumexp(z) - sum_k y_k z_k
-        l = sp.log(sp.Add(*[sp.exp(z) for z in zs])) - sp.Add(*[yk * zk for yk, zk in zip(y, zs)])
-    else:
-        raise MethodNotApplicableError(
-            f"`model` has an output family K-FAC does not know: {family.output!r}; use normal, bernoulli, "
-            "poisson or categorical."
-        )
-    return l, zs, y
+    l, zs = family.output_loss()
+    return l, zs, tuple(family.labels)
 
 
 def _source(model: Any) -> str:

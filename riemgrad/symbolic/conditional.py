@@ -36,6 +36,18 @@ __all__ = ["ConditionalFamily", "OUTPUTS"]
 OUTPUTS = {"bernoulli": "logit", "poisson": "log-rate", "normal": "mean", "categorical": "logits"}
 
 
+def _nll(output: str, outs: tuple, labels: tuple, variance: Any) -> sp.Expr:
+    """The per-example negative log-likelihood of ``output`` at the outputs ``outs`` (eta, or any symbols)."""
+    y = labels
+    if output == "bernoulli":
+        return sp.log(1 + sp.exp(outs[0])) - y[0] * outs[0]
+    if output == "poisson":
+        return sp.exp(outs[0]) - y[0] * outs[0]
+    if output == "normal":
+        return sp.Add(*[(yk - e) ** 2 for yk, e in zip(y, outs)]) / (2 * variance)  # K outputs: a sum
+    return sp.log(sp.Add(*[sp.exp(e) for e in outs])) - sp.Add(*[yk * e for yk, e in zip(y, outs)])
+
+
 class ConditionalFamily(Frozen):
     """A conditional family p(y | x; theta) given by a per-example output expression.
 
@@ -113,24 +125,24 @@ class ConditionalFamily(Frozen):
         if output == "bernoulli":
             (e,) = etas
             q = 1 / (1 + sp.exp(-e))
-            nll = sp.log(1 + sp.exp(e)) - y[0] * e
+            nll = _nll(output, etas, y, s2)
             score = tuple((y[0] - q) * d for d in J[0])
             factors = ((q * (1 - q), tuple(J[0])),)
         elif output == "poisson":
             (e,) = etas
-            nll = sp.exp(e) - y[0] * e
+            nll = _nll(output, etas, y, s2)
             score = tuple((y[0] - sp.exp(e)) * d for d in J[0])
             factors = ((sp.exp(e), tuple(J[0])),)
         elif output == "normal":
             (e,) = etas
-            nll = (y[0] - e) ** 2 / (2 * s2)
+            nll = _nll(output, etas, y, s2)
             score = tuple((y[0] - e) / s2 * d for d in J[0])
             factors = ((1 / s2, tuple(J[0])),)
         else:
             ex = [sp.exp(e) for e in etas]
             Z = sp.Add(*ex)
             p = [t / Z for t in ex]
-            nll = sp.log(Z) - sp.Add(*[yk * e for yk, e in zip(y, etas)])
+            nll = _nll(output, etas, y, s2)
             mean = [sp.Add(*[p[k] * J[k][i] for k in range(len(etas))]) for i in range(chart.dim)]
             score = tuple(sp.Add(*[y[k] * J[k][i] for k in range(len(etas))]) - mean[i] for i in range(chart.dim))
             factors = tuple((p[k], tuple(J[k][i] - mean[i] for i in range(chart.dim))) for k in range(len(etas)))
@@ -148,6 +160,28 @@ class ConditionalFamily(Frozen):
 
     def __repr__(self) -> str:
         return f"ConditionalFamily({self.output!r}, chart={self.chart.name!r}, {OUTPUTS[self.output]}={self.eta})"
+
+    def output_loss(self) -> tuple[sp.Expr, tuple[sp.Dummy, ...]]:
+        """The per-example negative log-likelihood as a function of free outputs z (one per eta).
+
+        Returns
+        -------
+        (l, z) : (sympy.Expr, tuple of sympy.Dummy, length K)
+            ``l(y, z)``; substituting ``z = eta`` gives :attr:`nll`.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> from riemgrad import Chart
+        >>> b, x, y = sp.symbols("b x y", real=True)
+        >>> fam = ConditionalFamily("poisson", Chart("c", (b,)), b * x, y)
+        >>> l, (z,) = fam.output_loss()
+        >>> sp.simplify(l.subs(z, b * x) - fam.nll)
+        0
+        """
+        etas = self.eta if isinstance(self.eta, tuple) else (self.eta,)
+        zs = tuple(sp.Dummy(f"z{k}", real=True) for k in range(len(etas)))
+        return _nll(self.output, zs, self.labels, self.variance), zs
 
     def check_labels(self, values: np.ndarray, name: str = "data") -> None:
         """Raise a DataError if labels lie outside the family's support.

@@ -75,18 +75,8 @@ def _family_of(model: Any, name: str) -> ConditionalFamily:
 
 def _output_loss(family: ConditionalFamily) -> tuple[sp.Expr, tuple[sp.Symbol, ...], tuple[sp.Expr, ...]]:
     """The family's per-example NLL written in fresh output symbols z: (l(y, z), z, the model's outputs eta)."""
-    etas = family.eta if isinstance(family.eta, tuple) else (family.eta,)
-    zs = tuple(sp.Dummy(f"z{k}", real=True) for k in range(len(etas)))
-    y = family.labels
-    if family.output == "bernoulli":
-        l = sp.log(1 + sp.exp(zs[0])) - y[0] * zs[0]
-    elif family.output == "poisson":
-        l = sp.exp(zs[0]) - y[0] * zs[0]
-    elif family.output == "normal":
-        l = sp.Add(*[(yk - zk) ** 2 for yk, zk in zip(y, zs)]) / (2 * family.variance)
-    else:  # categorical: logsumexp(z) - sum_k y_k z_k
-        l = sp.log(sp.Add(*[sp.exp(z) for z in zs])) - sp.Add(*[yk * zk for yk, zk in zip(y, zs)])
-    return l, zs, etas
+    l, zs = family.output_loss()
+    return l, zs, family.eta if isinstance(family.eta, tuple) else (family.eta,)
 
 
 def generalized_gauss_newton_metric(
